@@ -1,0 +1,87 @@
+# lambda-promoter: every target installs what it needs first.
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+TOOLS       := .tools
+SAM         := $(TOOLS)/sam/bin/sam
+CHECKOV     := $(TOOLS)/checkov/bin/checkov
+REGION      ?= us-east-1
+PIP_QUIET   := --quiet --disable-pip-version-check
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+
+.PHONY: help install tools demo test test-unit test-statemachine test-e2e test-localaws test-integration \
+        lint lint-python lint-asl validate checkov build deploy bench serve clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml functions/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with the project's pinned dev dependencies
+
+# AWS SAM CLI pins exact boto3/click versions, so it lives in its own tool virtualenv.
+$(SAM):
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) aws-sam-cli==$(SAM_VERSION)
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install $(PIP_QUIET) checkov==$(CHECKOV_VERSION)
+
+tools: $(SAM) $(CHECKOV) ## install AWS SAM CLI and checkov in their own tool virtualenvs
+
+demo: install ## run the promotion scenarios on the embedded local AWS (no account, no Docker)
+	$(PY) -m localaws.demo
+
+serve: install ## keep the embedded local AWS running with the orchestrator and example deployed
+	$(PY) -m localaws serve
+
+test: install ## run the whole test suite offline
+	$(PY) -m pytest
+
+test-unit: install ## task and domain tests with moto
+	$(PY) -m pytest -m unit
+
+test-statemachine: install ## the real ASL with the real handlers on the local AWS
+	$(PY) -m pytest -m statemachine
+
+test-e2e: install ## demo scenarios end to end
+	$(PY) -m pytest -m e2e
+
+test-localaws: install ## tests of the embedded local AWS itself
+	$(PY) -m pytest -m localaws
+
+test-integration: install ## against a deployed stack: PROMOTER_STACK_NAME=... (skipped without credentials)
+	$(PY) -m pytest -m integration tests/integration
+
+lint: lint-python lint-asl validate checkov ## every static check CI runs
+
+lint-python: install ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+lint-asl: install ## the ASL file on its own: schema, every Next/Default/Catch target, every substitution
+	$(PY) -m localaws.asl_lint statemachine/promotion.asl.json --template template.yaml
+
+validate: $(SAM) ## sam validate --lint (cfn-lint) on template.yaml
+	$(SAM) validate --lint --region $(REGION) --template template.yaml
+
+checkov: $(CHECKOV) ## checkov on template.yaml
+	$(CHECKOV) --quiet --compact --framework cloudformation -f template.yaml
+
+build: $(SAM) ## sam build (no container needed)
+	$(SAM) build --template template.yaml
+
+deploy: build ## sam deploy --guided into your own account
+	$(SAM) deploy --guided
+
+bench: install ## benchmark a promotion against the direct boto3 sequence on the local AWS
+	$(PY) -m bench
+
+clean: ## remove build output and virtualenvs
+	rm -rf .aws-sam $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
