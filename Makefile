@@ -6,6 +6,7 @@ TOOLS       := .tools
 SAM         := $(TOOLS)/sam/bin/sam
 CHECKOV     := $(TOOLS)/checkov/bin/checkov
 REGION      ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 PIP_QUIET   := --quiet --disable-pip-version-check
 SAM_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30

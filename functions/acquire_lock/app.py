@@ -1,0 +1,30 @@
+"""Acquire Lock: own every target function and this request, then snapshot the aliases to restore."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from promoter import locking
+from promoter.aws import client
+from promoter.handler import logger, parse, tracer
+from promoter.lambda_ops import get_alias_state
+from promoter.models import LockResult, Plan, TaskInput
+from promoter.settings import TableSettings
+
+
+class AcquireLockInput(TaskInput):
+    plan: Plan
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    plan = parse(AcquireLockInput, event).plan
+    settings = TableSettings.from_env()
+    expires_at = locking.acquire(client("dynamodb"), settings.table_name, plan)
+    snapshot = [
+        get_alias_state(client("lambda"), env.function_name, env.alias) for env in (plan.config.stage, plan.config.prod)
+    ]
+    logger.info("Lock acquired", extra={"functions": plan.target_functions, "snapshot": [s.model_dump() for s in snapshot]})
+    result = LockResult(owner=plan.execution_id, functions=plan.target_functions, expires_at=expires_at, snapshot=snapshot)
+    return result.model_dump(mode="json")

@@ -1,0 +1,93 @@
+"""Every error the state machine can catch by name.
+
+The Lambda runtime reports an unhandled exception's class name as the error type, and the ASL matches
+``ErrorEquals`` against it, so each class name here is part of the state machine's contract. Rename one
+and the ASL must change with it (``make lint-asl`` checks that every name the ASL uses exists here).
+"""
+
+from __future__ import annotations
+
+
+class PromotionError(Exception):
+    """Base class: a promotion cannot go on. Not retried by the state machine."""
+
+
+class InvalidRequest(PromotionError):
+    """The trigger input is not a request this stack can act on. Raised before anything changes."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class InvalidConfig(PromotionError):
+    """The app's promotion config is missing a field or has a bad value."""
+
+    def __init__(self, app: str, field: str, reason: str) -> None:
+        self.app = app
+        self.field = field
+        self.reason = reason
+        super().__init__(f"config for app '{app}': {field}: {reason}")
+
+
+class ConfigNotFound(PromotionError):
+    """No promotion config is stored for the app."""
+
+
+class ArtifactNotFound(PromotionError):
+    """The S3 object (or the object version) to deploy does not exist."""
+
+
+class TargetNotFound(PromotionError):
+    """A target function, alias or test function named in the config does not exist."""
+
+
+class DuplicateRequest(PromotionError):
+    """This artifact is already being promoted, or was promoted, for this app (at-least-once delivery)."""
+
+
+class PromotionLocked(PromotionError):
+    """Another execution holds the lock on a target function. The state machine retries with backoff."""
+
+
+class CodeUpdateFailed(PromotionError):
+    """Lambda reported LastUpdateStatus=Failed for the code update."""
+
+
+class CodeUpdateTimedOut(PromotionError):
+    """The code update stayed InProgress for longer than the configured number of polls."""
+
+
+class CodeChangedConcurrently(PromotionError):
+    """The function's code or configuration changed under this execution (CodeSha256/RevisionId guard)."""
+
+
+class CodeMismatch(PromotionError):
+    """The code deployed to a function is not byte-identical to the code that passed the tests."""
+
+
+class TestsFailed(PromotionError):
+    """The published version failed its tests (a failed case, a function error or a timeout)."""
+
+    __test__ = False  # not a pytest test class
+
+
+class EndpointCheckFailed(PromotionError):
+    """An HTTP check against an API Gateway stage did not get the expected status, body or latency."""
+
+
+class AliasChangedConcurrently(PromotionError):
+    """An alias changed under this execution (RevisionId guard); it is left for a person to look at."""
+
+
+class RollbackIncomplete(PromotionError):
+    """At least one alias could not be put back as it was. Raised after every other alias was tried."""
+
+
+class TransientAwsError(Exception):
+    """Throttling, a conflicting update in progress or an AWS service error. Retried with backoff in the ASL."""
+
+
+class ConfigurationError(Exception):
+    """The task function itself is misconfigured (an environment variable is missing or invalid)."""

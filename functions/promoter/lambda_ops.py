@@ -1,0 +1,186 @@
+"""The Lambda control-plane steps: deploy code, wait for it, publish a version, move and restore aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from promoter.aws import error_code, transient_errors
+from promoter.exceptions import (
+    AliasChangedConcurrently,
+    ArtifactNotFound,
+    CodeChangedConcurrently,
+    CodeMismatch,
+    CodeUpdateFailed,
+    CodeUpdateTimedOut,
+    TargetNotFound,
+)
+from promoter.models import AliasState, AliasUpdate, Artifact, DeployResult, VersionResult
+
+
+def deploy_code(lambda_client: Any, function_name: str, artifact: Artifact) -> DeployResult:
+    """UpdateFunctionCode from the exact S3 object version. Idempotent: the same bytes give the same result."""
+    kwargs: dict[str, Any] = {"FunctionName": function_name, "S3Bucket": artifact.bucket, "S3Key": artifact.key}
+    if artifact.version_id:
+        kwargs["S3ObjectVersion"] = artifact.version_id
+    try:
+        with transient_errors(f"UpdateFunctionCode {function_name}"):
+            response = lambda_client.update_function_code(**kwargs)
+    except ClientError as error:
+        code = error_code(error)
+        if code == "ResourceNotFoundException":
+            raise TargetNotFound(f"function '{function_name}' does not exist") from error
+        if code == "InvalidParameterValueException" and "S3" in str(error):
+            raise ArtifactNotFound(f"Lambda could not read s3://{artifact.bucket}/{artifact.key}: {error}") from error
+        raise
+    return DeployResult(
+        function_name=function_name,
+        code_sha256=response["CodeSha256"],
+        revision_id=response["RevisionId"],
+        last_update_status=response.get("LastUpdateStatus", "InProgress"),
+    )
+
+
+def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int) -> DeployResult:
+    """One poll of LastUpdateStatus; the ASL waits between polls (no sleeping inside a Lambda)."""
+    with transient_errors(f"GetFunctionConfiguration {deploy.function_name}"):
+        config = lambda_client.get_function_configuration(FunctionName=deploy.function_name)
+    status = config.get("LastUpdateStatus", "Successful")
+    polls = deploy.polls + 1
+    if status == "Failed":
+        reason = config.get("LastUpdateStatusReason") or config.get("LastUpdateStatusReasonCode") or "no reason"
+        raise CodeUpdateFailed(f"code update of '{deploy.function_name}' failed: {reason}")
+    if config["CodeSha256"] != deploy.code_sha256:
+        raise CodeChangedConcurrently(
+            f"'{deploy.function_name}' now has code {config['CodeSha256']}, not the {deploy.code_sha256} "
+            "this execution deployed"
+        )
+    if status != "Successful" and polls >= max_polls:
+        raise CodeUpdateTimedOut(f"code update of '{deploy.function_name}' still {status} after {polls} polls")
+    return deploy.model_copy(
+        update={"last_update_status": status, "polls": polls, "revision_id": config["RevisionId"]}
+    )
+
+
+def publish_version(lambda_client: Any, deploy: DeployResult, expected_sha256: str | None = None) -> VersionResult:
+    """Publish exactly the code this execution deployed, or reuse the latest version if it is that code.
+
+    ``CodeSha256`` and ``RevisionId`` make Lambda refuse to publish if anything changed since the deploy.
+    When the latest published version already has this code (a retry of this step, or a re-upload of the
+    same bytes), that version is returned instead of failing or publishing a duplicate.
+    """
+    if expected_sha256 is not None and deploy.code_sha256 != expected_sha256:
+        raise CodeMismatch(
+            f"'{deploy.function_name}' received code {deploy.code_sha256}, but the tested code is {expected_sha256}"
+        )
+    latest = _latest_version(lambda_client, deploy.function_name)
+    if latest is not None and latest["CodeSha256"] == deploy.code_sha256:
+        return _version_result(latest, reused=True)
+    try:
+        with transient_errors(f"PublishVersion {deploy.function_name}"):
+            published = lambda_client.publish_version(
+                FunctionName=deploy.function_name,
+                CodeSha256=deploy.code_sha256,
+                RevisionId=deploy.revision_id,
+                Description=f"lambda-promoter code {deploy.code_sha256[:12]}",
+            )
+    except ClientError as error:
+        if error_code(error) in {"PreconditionFailedException", "InvalidParameterValueException"}:
+            raise CodeChangedConcurrently(
+                f"'{deploy.function_name}' changed since this execution deployed it: {error}"
+            ) from error
+        raise
+    return _version_result(published, reused=False)
+
+
+def _latest_version(lambda_client: Any, function_name: str) -> dict[str, Any] | None:
+    latest: dict[str, Any] | None = None
+    paginator = lambda_client.get_paginator("list_versions_by_function")
+    with transient_errors(f"ListVersionsByFunction {function_name}"):
+        for page in paginator.paginate(FunctionName=function_name):
+            for version in page["Versions"]:
+                if version["Version"] != "$LATEST" and (
+                    latest is None or int(version["Version"]) > int(latest["Version"])
+                ):
+                    latest = version
+    return latest
+
+
+def _version_result(version: dict[str, Any], *, reused: bool) -> VersionResult:
+    return VersionResult(
+        function_name=version["FunctionName"],
+        version=version["Version"],
+        code_sha256=version["CodeSha256"],
+        qualified_arn=version["FunctionArn"],
+        reused=reused,
+    )
+
+
+def get_alias_state(lambda_client: Any, function_name: str, alias: str) -> AliasState:
+    try:
+        with transient_errors(f"GetAlias {function_name}:{alias}"):
+            response = lambda_client.get_alias(FunctionName=function_name, Name=alias)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            raise TargetNotFound(f"alias '{function_name}:{alias}' does not exist") from error
+        raise
+    weights = (response.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return AliasState(
+        function_name=function_name,
+        alias=alias,
+        function_version=response["FunctionVersion"],
+        additional_version_weights={str(k): float(v) for k, v in weights.items()},
+        revision_id=response.get("RevisionId"),
+    )
+
+
+def point_alias(lambda_client: Any, before: AliasState, version: str) -> AliasUpdate:
+    """Point the alias at ``version`` with no weighted routing, guarded by the RevisionId seen at the snapshot.
+
+    Idempotent: if the alias already points there (a retry of this step), nothing is written.
+    """
+    current = get_alias_state(lambda_client, before.function_name, before.alias)
+    target = before.model_copy(update={"function_version": version, "additional_version_weights": {}})
+    if current.same_target(target):
+        return AliasUpdate(
+            function_name=before.function_name, alias=before.alias, version=version, previous=before, changed=False
+        )
+    if not current.same_target(before):
+        raise AliasChangedConcurrently(
+            f"alias '{before.function_name}:{before.alias}' moved to {current.function_version} "
+            f"(weights {current.additional_version_weights}) since this execution took its snapshot"
+        )
+    _update_alias(lambda_client, target, revision_id=current.revision_id)
+    return AliasUpdate(
+        function_name=before.function_name, alias=before.alias, version=version, previous=before, changed=True
+    )
+
+
+def restore_alias(lambda_client: Any, snapshot: AliasState) -> bool:
+    """Put the alias back exactly as in the snapshot (version and weights). True if it had to change."""
+    current = get_alias_state(lambda_client, snapshot.function_name, snapshot.alias)
+    if current.same_target(snapshot):
+        return False
+    _update_alias(lambda_client, snapshot, revision_id=current.revision_id)
+    return True
+
+
+def _update_alias(lambda_client: Any, state: AliasState, revision_id: str | None) -> None:
+    kwargs: dict[str, Any] = {
+        "FunctionName": state.function_name,
+        "Name": state.alias,
+        "FunctionVersion": state.function_version,
+        "RoutingConfig": {"AdditionalVersionWeights": dict(state.additional_version_weights)},
+    }
+    if revision_id:
+        kwargs["RevisionId"] = revision_id
+    try:
+        with transient_errors(f"UpdateAlias {state.function_name}:{state.alias}"):
+            lambda_client.update_alias(**kwargs)
+    except ClientError as error:
+        if error_code(error) == "PreconditionFailedException":
+            raise AliasChangedConcurrently(
+                f"alias '{state.function_name}:{state.alias}' changed while it was being updated"
+            ) from error
+        raise

@@ -1,0 +1,173 @@
+"""Acquire Lock / release: one promotion per target function, and one promotion per artifact.
+
+One DynamoDB table (key ``pk``/``sk``) holds three kinds of item:
+
+- ``LOCK#<function>`` / ``LOCK``: who promotes that function now, until when;
+- ``REQUEST#<app>#<request id>`` / ``REQUEST``: the idempotency record of one artifact for one app, so a
+  duplicate delivery of the same upload is recognised; a request whose promotion FAILED may run again;
+- ``HISTORY#<app>`` / ``<time>#<execution>``: one record per finished promotion.
+
+The locks and the request record are written in one transaction: either this execution owns all of
+them, or it owns none and nothing was written.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from promoter.aws import error_code, transient_errors
+from promoter.exceptions import DuplicateRequest, PromotionLocked, TransientAwsError
+from promoter.models import Plan
+
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
+REQUEST_RETENTION_SECONDS = 90 * 24 * 3600
+
+
+def lock_key(function_name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"LOCK#{function_name}"}, "sk": {"S": "LOCK"}}
+
+
+def request_key(plan: Plan) -> dict[str, Any]:
+    return {"pk": {"S": f"REQUEST#{plan.app}#{plan.request_id}"}, "sk": {"S": "REQUEST"}}
+
+
+def acquire(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> int:
+    """Take every target function's lock and claim the request; returns the lock expiry (epoch seconds)."""
+    now = time.time() if now is None else now
+    expires_at = int(now) + plan.config.lock_timeout_seconds
+    owner = {"S": plan.execution_id}
+    request_item = {
+        **request_key(plan),
+        "owner": owner,
+        "status": {"S": "RUNNING"},
+        "app": {"S": plan.app},
+        "artifact": {"S": f"s3://{plan.artifact.bucket}/{plan.artifact.key}#{plan.artifact.version_id or ''}"},
+        "ttl": {"N": str(int(now) + REQUEST_RETENTION_SECONDS)},
+    }
+    actions: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": request_item,
+                "ConditionExpression": "attribute_not_exists(pk) OR #status = :failed OR #owner = :me",
+                "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                "ExpressionAttributeValues": {":failed": {"S": "FAILED"}, ":me": owner},
+            }
+        }
+    ]
+    for function_name in plan.target_functions:
+        actions.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {
+                        **lock_key(function_name),
+                        "owner": owner,
+                        "app": {"S": plan.app},
+                        "acquired_at": {"S": _iso(now)},
+                        "expires_at": {"N": str(expires_at)},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now OR #owner = :me",
+                    "ExpressionAttributeNames": {"#owner": "owner"},
+                    "ExpressionAttributeValues": {":now": {"N": str(int(now))}, ":me": owner},
+                }
+            }
+        )
+    try:
+        with transient_errors("TransactWriteItems lock"):
+            dynamodb.transact_write_items(TransactItems=actions)
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        _explain_cancellation(dynamodb, table, plan, now, error)
+    return expires_at
+
+
+def _explain_cancellation(dynamodb: Any, table: str, plan: Plan, now: float, error: ClientError) -> None:
+    """Read back what stood in the way: a duplicate of this request, or another execution's lock."""
+    request = _get(dynamodb, table, request_key(plan))
+    if request and request["owner"]["S"] != plan.execution_id and request["status"]["S"] != "FAILED":
+        raise DuplicateRequest(
+            f"artifact s3://{plan.artifact.bucket}/{plan.artifact.key} for app '{plan.app}' is already "
+            f"{request['status']['S'].lower()} in execution {request['owner']['S']}"
+        ) from error
+    for function_name in plan.target_functions:
+        lock = _get(dynamodb, table, lock_key(function_name))
+        if lock and lock["owner"]["S"] != plan.execution_id and int(lock["expires_at"]["N"]) >= int(now):
+            raise PromotionLocked(
+                f"function '{function_name}' is being promoted by execution {lock['owner']['S']} "
+                f"(app '{lock['app']['S']}', since {lock['acquired_at']['S']})"
+            ) from error
+    # Nothing stands in the way any more (the other execution finished between the write and the read).
+    raise TransientAwsError(f"lock transaction cancelled by a concurrent write: {error}") from error
+
+
+def _get(dynamodb: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    with transient_errors("GetItem"):
+        item: dict[str, Any] | None = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return item
+
+
+def release(dynamodb: Any, table: str, plan: Plan) -> bool:
+    """Delete the locks this execution owns; a lock held by someone else is left alone. True if all ours."""
+    all_released = True
+    for function_name in plan.target_functions:
+        try:
+            with transient_errors("DeleteItem lock"):
+                dynamodb.delete_item(
+                    TableName=table,
+                    Key=lock_key(function_name),
+                    ConditionExpression="attribute_not_exists(pk) OR #owner = :me",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":me": {"S": plan.execution_id}},
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            all_released = False
+    return all_released
+
+
+def finish(
+    dynamodb: Any,
+    table: str,
+    plan: Plan,
+    status: Status,
+    detail: dict[str, str],
+    now: float | None = None,
+) -> None:
+    """Mark the request SUCCEEDED or FAILED (only if this execution owns it) and append a history record."""
+    now = time.time() if now is None else now
+    try:
+        with transient_errors("UpdateItem request"):
+            dynamodb.update_item(
+                TableName=table,
+                Key=request_key(plan),
+                UpdateExpression="SET #status = :status",
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={":status": {"S": status}, ":me": {"S": plan.execution_id}},
+            )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+    item = {
+        "pk": {"S": f"HISTORY#{plan.app}"},
+        "sk": {"S": f"{_iso(now)}#{plan.execution_id.rsplit(':', 1)[-1]}"},
+        "status": {"S": status},
+        "execution": {"S": plan.execution_id},
+        "artifact": {"S": f"s3://{plan.artifact.bucket}/{plan.artifact.key}"},
+        "artifact_version": {"S": plan.artifact.version_id or ""},
+        "source": {"S": plan.source},
+        **{name: {"S": value} for name, value in detail.items()},
+    }
+    with transient_errors("PutItem history"):
+        dynamodb.put_item(TableName=table, Item=item)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

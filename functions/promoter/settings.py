@@ -1,0 +1,47 @@
+"""Settings read once from the task function's environment into a validated model.
+
+Each task declares the variables it needs by subclassing :class:`Settings`; a missing or malformed
+variable fails the invocation with :class:`~promoter.exceptions.ConfigurationError` naming it, rather
+than running on a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promoter.exceptions import ConfigurationError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = str(first["loc"][0]).upper() if first["loc"] else "environment"
+            raise ConfigurationError(f"environment variable {name}: {first['msg']}") from error
+
+
+class BucketSettings(Settings):
+    artifact_bucket: Annotated[str, Field(min_length=3)]
+    artifact_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    config_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    target_function_prefix: Annotated[str, Field(min_length=1)]
+    event_source: Annotated[str, Field(min_length=1)]
+
+
+class TableSettings(Settings):
+    table_name: Annotated[str, Field(min_length=3)]
+
+
+class NotifySettings(TableSettings):
+    event_bus_name: Annotated[str, Field(min_length=1)]
+    event_source: Annotated[str, Field(min_length=1)]

@@ -1,0 +1,118 @@
+"""Run Tests: invoke the tests against the *published version*, never against $LATEST or an alias."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from promoter.aws import transient_errors
+from promoter.exceptions import TestsFailed
+from promoter.models import TestCaseResult, TestEvent, TestsResult, TestSuite, VersionResult
+
+
+def run_tests(lambda_client: Any, app: str, suite: TestSuite, version: VersionResult) -> TestsResult:
+    result = (
+        _run_test_function(lambda_client, app, suite.function_name, version)
+        if suite.function_name
+        else _run_test_events(lambda_client, suite.events, version)
+    )
+    if not result.passed:
+        failed = [case for case in result.results if not case.passed]
+        detail = "; ".join(f"{case.name}: {case.detail}" for case in failed[:5])
+        raise TestsFailed(f"version {version.version} of '{version.function_name}': {result.summary}. {detail}")
+    return result
+
+
+def _invoke(lambda_client: Any, function_name: str, payload: Any) -> tuple[Any, str | None]:
+    with transient_errors(f"Invoke {function_name}"):
+        response = lambda_client.invoke(
+            FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
+        )
+    raw = response["Payload"].read()
+    try:
+        body = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        body = raw.decode(errors="replace")
+    return body, response.get("FunctionError")
+
+
+def _error_text(body: Any) -> str:
+    if isinstance(body, dict):
+        return f"{body.get('errorType', 'Error')}: {body.get('errorMessage', '')}".strip()
+    return str(body)[:500]
+
+
+def _run_test_function(lambda_client: Any, app: str, test_function: str, version: VersionResult) -> TestsResult:
+    body, function_error = _invoke(
+        lambda_client,
+        test_function,
+        {
+            "app": app,
+            "function_name": version.function_name,
+            "version": version.version,
+            "qualified_arn": version.qualified_arn,
+        },
+    )
+    if function_error:
+        return TestsResult(
+            passed=False,
+            summary=f"test function '{test_function}' failed",
+            results=[TestCaseResult(name=test_function, passed=False, detail=_error_text(body))],
+        )
+    if not isinstance(body, dict) or not isinstance(body.get("passed"), bool):
+        return TestsResult(
+            passed=False,
+            summary=f"test function '{test_function}' returned no boolean 'passed'",
+            results=[TestCaseResult(name=test_function, passed=False, detail=str(body)[:500])],
+        )
+    cases = [
+        TestCaseResult(
+            name=str(case.get("name", f"case {i}")),
+            passed=bool(case.get("passed")),
+            detail=str(case.get("detail", ""))[:500],
+        )
+        for i, case in enumerate(body.get("results") or [])
+        if isinstance(case, dict)
+    ]
+    return TestsResult(passed=body["passed"], summary=str(body.get("summary", ""))[:1000], results=cases)
+
+
+def _run_test_events(lambda_client: Any, events: list[TestEvent], version: VersionResult) -> TestsResult:
+    cases = [_run_event(lambda_client, event, version) for event in events]
+    failed = sum(not case.passed for case in cases)
+    return TestsResult(
+        passed=failed == 0, summary=f"{len(cases) - failed} of {len(cases)} test events passed", results=cases
+    )
+
+
+def _run_event(lambda_client: Any, event: TestEvent, version: VersionResult) -> TestCaseResult:
+    body, function_error = _invoke(lambda_client, version.qualified_arn, event.payload)
+    if function_error:
+        return TestCaseResult(name=event.name, passed=False, detail=_error_text(body))
+    mismatch = subset_mismatch(event.expect, body)
+    if mismatch:
+        return TestCaseResult(name=event.name, passed=False, detail=mismatch)
+    if event.expect_body_contains is not None:
+        text = body.get("body") if isinstance(body, dict) else None
+        if not isinstance(text, str) or event.expect_body_contains not in text:
+            return TestCaseResult(
+                name=event.name,
+                passed=False,
+                detail=f"body does not contain {event.expect_body_contains!r}: {str(text)[:200]!r}",
+            )
+    return TestCaseResult(name=event.name, passed=True)
+
+
+def subset_mismatch(expected: Any, actual: Any, path: str = "payload") -> str:
+    """'' if ``expected`` is a subset of ``actual`` (dicts by key, everything else by equality)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{path}: expected an object, got {actual!r}"[:300]
+        for key, value in expected.items():
+            if key not in actual:
+                return f"{path}.{key}: missing"
+            problem = subset_mismatch(value, actual[key], f"{path}.{key}")
+            if problem:
+                return problem
+        return ""
+    return "" if expected == actual else f"{path}: expected {expected!r}, got {actual!r}"[:300]

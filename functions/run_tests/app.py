@@ -1,0 +1,24 @@
+"""Run Tests: the app's tests against the published version's qualified ARN."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from promoter.aws import client
+from promoter.handler import logger, parse, tracer
+from promoter.models import Plan, TaskInput, VersionResult
+from promoter.testing import run_tests
+
+
+class RunTestsInput(TaskInput):
+    plan: Plan
+    version: VersionResult
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse(RunTestsInput, event)
+    result = run_tests(client("lambda"), task.plan.app, task.plan.config.tests, task.version)
+    logger.info("Tests passed", extra={"summary": result.summary})
+    return result.model_dump(mode="json")
