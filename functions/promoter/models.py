@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 APP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"
-ALIAS_NAME = r"^(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}$"
+ALIAS_NAME = r"^[0-9]*[A-Za-z_-][A-Za-z0-9_-]*$"  # not all digits (that would be a version)
 
 
 class Model(BaseModel):
@@ -80,7 +80,7 @@ class Environment(Model):
     """Where one environment's traffic is served from: a function's alias."""
 
     function_name: Annotated[str, Field(pattern=FUNCTION_NAME)]
-    alias: Annotated[str, Field(pattern=ALIAS_NAME)]
+    alias: Annotated[str, Field(pattern=ALIAS_NAME, max_length=128)]
     checks: list[EndpointCheck] = Field(default_factory=list)
 
 
