@@ -18,7 +18,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse(model: type[M], event: Any) -> M:
-    """Validate the task input; a bad input is the caller's fault, named by field, never retried."""
+    """Validate the task input; a bad input is the caller's fault, named by field, never retried.
+
+    The ASL passes each task its state's name (``$$.State.Name``), so every log line says which state ran.
+    """
+    if isinstance(event, dict) and isinstance(event.get("state"), str):
+        logger.append_keys(state=event["state"])
     try:
         return model.model_validate(event)
     except ValidationError as error:

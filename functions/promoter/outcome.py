@@ -111,7 +111,7 @@ def roll_back(
     return RollbackResult(
         failed_state=state,
         error=failure.Error,
-        cause=_short_cause(failure.Cause),
+        cause=f"{state} failed: {_short_cause(failure.Cause)}",
         restored=restored,
         unchanged=unchanged,
         lock_released=lock_released,
