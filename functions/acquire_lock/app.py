@@ -23,8 +23,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = TableSettings.from_env()
     expires_at = locking.acquire(client("dynamodb"), settings.table_name, plan)
     snapshot = [
-        get_alias_state(client("lambda"), env.function_name, env.alias) for env in (plan.config.stage, plan.config.prod)
+        get_alias_state(client("lambda"), env.function_name, env.alias)
+        for env in (plan.config.stage, plan.config.prod)
     ]
-    logger.info("Lock acquired", extra={"functions": plan.target_functions, "snapshot": [s.model_dump() for s in snapshot]})
-    result = LockResult(owner=plan.execution_id, functions=plan.target_functions, expires_at=expires_at, snapshot=snapshot)
+    logger.info(
+        "Lock acquired",
+        extra={"functions": plan.target_functions, "snapshot": [s.model_dump() for s in snapshot]},
+    )
+    result = LockResult(
+        owner=plan.execution_id, functions=plan.target_functions, expires_at=expires_at, snapshot=snapshot
+    )
     return result.model_dump(mode="json")

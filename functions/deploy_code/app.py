@@ -21,5 +21,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task = parse(DeployCodeInput, event)
     function_name = task.plan.environment(task.target).function_name
     result = deploy_code(client("lambda"), function_name, task.plan.artifact)
-    logger.info("Code update started", extra={"function_name": function_name, "code_sha256": result.code_sha256})
+    logger.info(
+        "Code update started", extra={"function_name": function_name, "code_sha256": result.code_sha256}
+    )
     return result.model_dump(mode="json")

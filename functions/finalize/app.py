@@ -15,9 +15,9 @@ from promoter.settings import NotifySettings
 class FinalizeInput(TaskInput):
     plan: Plan
     version: VersionResult
-    prodVersion: VersionResult  # noqa: N815 - the state machine's ResultPath names
-    stageAlias: AliasUpdate  # noqa: N815
-    prodAlias: AliasUpdate  # noqa: N815
+    prodVersion: VersionResult
+    stageAlias: AliasUpdate
+    prodAlias: AliasUpdate
 
 
 @logger.inject_lambda_context

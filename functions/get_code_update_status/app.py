@@ -1,4 +1,7 @@
-"""Get Code Update Status: one poll of LastUpdateStatus; the state machine's Wait/Choice loop does the waiting."""
+"""Get Code Update Status: one poll of LastUpdateStatus.
+
+The state machine's Wait/Choice loop does the waiting.
+"""
 
 from typing import Any
 

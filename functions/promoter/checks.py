@@ -40,7 +40,11 @@ def evaluate(check: EndpointCheck, status: int | None, body: str, latency_ms: in
         problems.append(f"no answer: {body}")
     elif status != check.expect_status:
         problems.append(f"status {status}, expected {check.expect_status} (body: {body[:200]!r})")
-    if status is not None and check.expect_body_contains is not None and check.expect_body_contains not in body:
+    if (
+        status is not None
+        and check.expect_body_contains is not None
+        and check.expect_body_contains not in body
+    ):
         problems.append(f"body does not contain {check.expect_body_contains!r} (body: {body[:200]!r})")
     if latency_ms > check.max_latency_ms:
         problems.append(f"took {latency_ms} ms, limit {check.max_latency_ms} ms")

@@ -86,7 +86,10 @@ class RollbackIncomplete(PromotionError):
 
 
 class TransientAwsError(Exception):
-    """Throttling, a conflicting update in progress or an AWS service error. Retried with backoff in the ASL."""
+    """Throttling, a conflicting update in progress or an AWS service error.
+
+    Retried with backoff in the ASL.
+    """
 
 
 class ConfigurationError(Exception):

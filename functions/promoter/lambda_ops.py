@@ -20,8 +20,15 @@ from promoter.models import AliasState, AliasUpdate, Artifact, DeployResult, Ver
 
 
 def deploy_code(lambda_client: Any, function_name: str, artifact: Artifact) -> DeployResult:
-    """UpdateFunctionCode from the exact S3 object version. Idempotent: the same bytes give the same result."""
-    kwargs: dict[str, Any] = {"FunctionName": function_name, "S3Bucket": artifact.bucket, "S3Key": artifact.key}
+    """UpdateFunctionCode from the exact S3 object version.
+
+    Idempotent: the same bytes give the same result.
+    """
+    kwargs: dict[str, Any] = {
+        "FunctionName": function_name,
+        "S3Bucket": artifact.bucket,
+        "S3Key": artifact.key,
+    }
     if artifact.version_id:
         kwargs["S3ObjectVersion"] = artifact.version_id
     try:
@@ -32,7 +39,9 @@ def deploy_code(lambda_client: Any, function_name: str, artifact: Artifact) -> D
         if code == "ResourceNotFoundException":
             raise TargetNotFound(f"function '{function_name}' does not exist") from error
         if code == "InvalidParameterValueException" and "S3" in str(error):
-            raise ArtifactNotFound(f"Lambda could not read s3://{artifact.bucket}/{artifact.key}: {error}") from error
+            raise ArtifactNotFound(
+                f"Lambda could not read s3://{artifact.bucket}/{artifact.key}: {error}"
+            ) from error
         raise
     return DeployResult(
         function_name=function_name,
@@ -49,7 +58,9 @@ def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int)
     status = config.get("LastUpdateStatus", "Successful")
     polls = deploy.polls + 1
     if status == "Failed":
-        reason = config.get("LastUpdateStatusReason") or config.get("LastUpdateStatusReasonCode") or "no reason"
+        reason = (
+            config.get("LastUpdateStatusReason") or config.get("LastUpdateStatusReasonCode") or "no reason"
+        )
         raise CodeUpdateFailed(f"code update of '{deploy.function_name}' failed: {reason}")
     if config["CodeSha256"] != deploy.code_sha256:
         raise CodeChangedConcurrently(
@@ -57,13 +68,17 @@ def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int)
             "this execution deployed"
         )
     if status != "Successful" and polls >= max_polls:
-        raise CodeUpdateTimedOut(f"code update of '{deploy.function_name}' still {status} after {polls} polls")
+        raise CodeUpdateTimedOut(
+            f"code update of '{deploy.function_name}' still {status} after {polls} polls"
+        )
     return deploy.model_copy(
         update={"last_update_status": status, "polls": polls, "revision_id": config["RevisionId"]}
     )
 
 
-def publish_version(lambda_client: Any, deploy: DeployResult, expected_sha256: str | None = None) -> VersionResult:
+def publish_version(
+    lambda_client: Any, deploy: DeployResult, expected_sha256: str | None = None
+) -> VersionResult:
     """Publish exactly the code this execution deployed, or reuse the latest version if it is that code.
 
     ``CodeSha256`` and ``RevisionId`` make Lambda refuse to publish if anything changed since the deploy.
@@ -72,7 +87,8 @@ def publish_version(lambda_client: Any, deploy: DeployResult, expected_sha256: s
     """
     if expected_sha256 is not None and deploy.code_sha256 != expected_sha256:
         raise CodeMismatch(
-            f"'{deploy.function_name}' received code {deploy.code_sha256}, but the tested code is {expected_sha256}"
+            f"'{deploy.function_name}' received code {deploy.code_sha256}, "
+            f"but the tested code is {expected_sha256}"
         )
     latest = _latest_version(lambda_client, deploy.function_name)
     if latest is not None and latest["CodeSha256"] == deploy.code_sha256:
@@ -136,15 +152,20 @@ def get_alias_state(lambda_client: Any, function_name: str, alias: str) -> Alias
 
 
 def point_alias(lambda_client: Any, before: AliasState, version: str) -> AliasUpdate:
-    """Point the alias at ``version`` with no weighted routing, guarded by the RevisionId seen at the snapshot.
+    """Point the alias at ``version`` with no weighted routing.
 
+    Guarded by the RevisionId seen at the snapshot.
     Idempotent: if the alias already points there (a retry of this step), nothing is written.
     """
     current = get_alias_state(lambda_client, before.function_name, before.alias)
     target = before.model_copy(update={"function_version": version, "additional_version_weights": {}})
     if current.same_target(target):
         return AliasUpdate(
-            function_name=before.function_name, alias=before.alias, version=version, previous=before, changed=False
+            function_name=before.function_name,
+            alias=before.alias,
+            version=version,
+            previous=before,
+            changed=False,
         )
     if not current.same_target(before):
         raise AliasChangedConcurrently(

@@ -45,7 +45,9 @@ def acquire(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> 
         "owner": owner,
         "status": {"S": "RUNNING"},
         "app": {"S": plan.app},
-        "artifact": {"S": f"s3://{plan.artifact.bucket}/{plan.artifact.key}#{plan.artifact.version_id or ''}"},
+        "artifact": {
+            "S": f"s3://{plan.artifact.bucket}/{plan.artifact.key}#{plan.artifact.version_id or ''}"
+        },
         "ttl": {"N": str(int(now) + REQUEST_RETENTION_SECONDS)},
     }
     actions: list[dict[str, Any]] = [
@@ -108,7 +110,9 @@ def _explain_cancellation(dynamodb: Any, table: str, plan: Plan, now: float, err
 
 def _get(dynamodb: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
     with transient_errors("GetItem"):
-        item: dict[str, Any] | None = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
     return item
 
 

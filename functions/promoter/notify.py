@@ -17,4 +17,6 @@ def emit(events: Any, bus: str, source: str, detail_type: str, detail: dict[str,
         response = events.put_events(Entries=[entry])
     if response.get("FailedEntryCount"):
         failed = response["Entries"][0]
-        raise RuntimeError(f"PutEvents refused the event: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}")
+        raise RuntimeError(
+            f"PutEvents refused the event: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
+        )

@@ -8,7 +8,15 @@ from typing import Any
 from promoter import locking, notify
 from promoter.exceptions import RollbackIncomplete
 from promoter.lambda_ops import restore_alias
-from promoter.models import AliasState, AliasUpdate, Failure, Plan, RollbackResult, VersionResult, camel_to_state_name
+from promoter.models import (
+    AliasState,
+    AliasUpdate,
+    Failure,
+    Plan,
+    RollbackResult,
+    VersionResult,
+    camel_to_state_name,
+)
 from promoter.settings import NotifySettings
 
 
@@ -27,9 +35,17 @@ def finalize(
         "source": plan.source,
         "artifact": plan.artifact.model_dump(mode="json"),
         "code_sha256": version.code_sha256,
-        "versions": {version.function_name: version.version, prod_version.function_name: prod_version.version},
+        "versions": {
+            version.function_name: version.version,
+            prod_version.function_name: prod_version.version,
+        },
         "aliases": [
-            {"function_name": a.function_name, "alias": a.alias, "version": a.version, "previous": a.previous.function_version}
+            {
+                "function_name": a.function_name,
+                "alias": a.alias,
+                "version": a.version,
+                "previous": a.previous.function_version,
+            }
             for a in aliases
         ],
     }
@@ -38,7 +54,11 @@ def finalize(
         settings.table_name,
         plan,
         "SUCCEEDED",
-        {"version": version.version, "prod_version": prod_version.version, "code_sha256": version.code_sha256},
+        {
+            "version": version.version,
+            "prod_version": prod_version.version,
+            "code_sha256": version.code_sha256,
+        },
     )
     locking.release(dynamodb, settings.table_name, plan)
     notify.emit(events, settings.event_bus_name, settings.event_source, notify.SUCCEEDED, detail)
@@ -75,7 +95,7 @@ def roll_back(
     for alias in snapshot:
         try:
             (restored if restore_alias(lambda_client, alias) else unchanged).append(alias)
-        except Exception as error:  # noqa: BLE001 - keep restoring the others first
+        except Exception as error:
             problems.append(f"{alias.function_name}:{alias.alias}: {error}")
     lock_released = False
     if plan is not None:

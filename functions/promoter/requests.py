@@ -47,7 +47,9 @@ def parse_trigger(event: Any, settings: BucketSettings) -> PromotionRequest:
 
 def _from_s3_event(event: dict[str, Any], settings: BucketSettings) -> PromotionRequest:
     if event.get("detail-type") != "Object Created":
-        raise InvalidRequest("detail-type", f"S3 events other than 'Object Created' ({event.get('detail-type')})")
+        raise InvalidRequest(
+            "detail-type", f"S3 events other than 'Object Created' ({event.get('detail-type')})"
+        )
     detail = event.get("detail") or {}
     bucket = (detail.get("bucket") or {}).get("name")
     obj = detail.get("object") or {}
@@ -65,7 +67,12 @@ def _from_s3_event(event: dict[str, Any], settings: BucketSettings) -> Promotion
         )
     request = {
         "app": app,
-        "artifact": {"bucket": bucket, "key": key, "version_id": obj.get("version-id"), "etag": obj.get("etag")},
+        "artifact": {
+            "bucket": bucket,
+            "key": key,
+            "version_id": obj.get("version-id"),
+            "etag": obj.get("etag"),
+        },
         "request_id": str(event.get("id")) if event.get("id") else None,
     }
     return _validate_request(request, "detail.", source="s3", settings=settings, field_map=_S3_FIELDS)

@@ -19,7 +19,9 @@ def run_tests(lambda_client: Any, app: str, suite: TestSuite, version: VersionRe
     if not result.passed:
         failed = [case for case in result.results if not case.passed]
         detail = "; ".join(f"{case.name}: {case.detail}" for case in failed[:5])
-        raise TestsFailed(f"version {version.version} of '{version.function_name}': {result.summary}. {detail}")
+        raise TestsFailed(
+            f"version {version.version} of '{version.function_name}': {result.summary}. {detail}"
+        )
     return result
 
 
@@ -42,7 +44,9 @@ def _error_text(body: Any) -> str:
     return str(body)[:500]
 
 
-def _run_test_function(lambda_client: Any, app: str, test_function: str, version: VersionResult) -> TestsResult:
+def _run_test_function(
+    lambda_client: Any, app: str, test_function: str, version: VersionResult
+) -> TestsResult:
     body, function_error = _invoke(
         lambda_client,
         test_function,

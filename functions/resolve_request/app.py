@@ -23,6 +23,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     plan = resolve(task.input, task.execution_id, client("s3"), client("lambda"), BucketSettings.from_env())
     logger.info(
         "Resolved promotion request",
-        extra={"app": plan.app, "source": plan.source, "artifact": plan.artifact.key, "request_id": plan.request_id},
+        extra={
+            "app": plan.app,
+            "source": plan.source,
+            "artifact": plan.artifact.key,
+            "request_id": plan.request_id,
+        },
     )
     return {"plan": plan.model_dump(mode="json")}

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from promoter.aws import client
 from promoter.handler import logger, metrics, parse, tracer
@@ -15,7 +16,7 @@ from promoter.settings import NotifySettings
 class RollBackInput(TaskInput):
     plan: Plan | None = None
     lock: LockResult | None = None
-    failures: dict[str, Any] = {}
+    failures: dict[str, Any] = Field(default_factory=dict)
 
 
 @logger.inject_lambda_context

@@ -29,7 +29,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if before is None:
         raise InvalidRequest("snapshot", f"has no entry for alias '{env.function_name}:{env.alias}'")
     if task.version.function_name != env.function_name:
-        raise InvalidRequest("version.function_name", f"is '{task.version.function_name}', not '{env.function_name}'")
+        raise InvalidRequest(
+            "version.function_name", f"is '{task.version.function_name}', not '{env.function_name}'"
+        )
     result = point_alias(client("lambda"), before, task.version.version)
-    logger.info("Alias updated", extra={"alias": env.alias, "version": result.version, "changed": result.changed})
+    logger.info(
+        "Alias updated", extra={"alias": env.alias, "version": result.version, "changed": result.changed}
+    )
     return result.model_dump(mode="json")
