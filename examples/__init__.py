@@ -1,0 +1,1 @@
+"""Example target apps for lambda-promoter, plus the build variants the demo and tests promote."""
