@@ -36,7 +36,10 @@ def _version(context: Any) -> str:
 
 
 def _greeting_payload(name: str, context: Any) -> dict[str, Any]:
-    return {"message": greet(name), "build": BUILD_ID, "version": _version(context)}
+    payload = {"message": greet(name), "build": BUILD_ID, "version": _version(context)}
+    if os.environ.get("ENVIRONMENT"):  # set by the one-function-per-environment template
+        payload["environment"] = os.environ["ENVIRONMENT"]
+    return payload
 
 
 # ------------------------------------------------------------------------------------------- API Gateway
