@@ -61,13 +61,16 @@ test-integration: install ## against a deployed stack: PROMOTER_STACK_NAME=... (
 
 lint: lint-python lint-asl validate checkov ## every static check CI runs
 
-lint-python: install ## ruff (lint and format check) and mypy
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+# The Python paths lint-python gates. See everything with: make lint-python PY_SRC="functions devtools localaws examples tests"
+PY_SRC      ?= functions devtools $(wildcard bench)
+
+lint-python: install ## ruff (lint and format check) and mypy --strict on $(PY_SRC)
+	$(VENV)/bin/ruff check $(PY_SRC)
+	$(VENV)/bin/ruff format --check $(PY_SRC)
+	$(VENV)/bin/mypy $(PY_SRC)
 
 lint-asl: install ## the ASL file on its own: schema, every Next/Default/Catch target, every substitution
-	$(PY) -m localaws.asl_lint statemachine/promotion.asl.json --template template.yaml
+	$(PY) -m devtools.asl_lint statemachine/promotion.asl.json --template template.yaml
 
 validate: $(SAM) ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
