@@ -1,0 +1,220 @@
+"""EventBridge rules that start Step Functions executions and invoke Lambda functions.
+
+moto matches events against rules (PutEvents, and S3 buckets with EventBridge notifications) but
+raises NotImplementedError for targets of type ``states`` and ``lambda``. The orchestrator is
+started exactly that way, so LocalAws delivers those targets itself, asynchronously like AWS:
+
+- the rule must be ENABLED and its EventPattern match (moto's matcher: exact values, prefix,
+  suffix, anything-but, numeric, exists, wildcard, $or);
+- the target gets the whole event, or ``Input`` (constant JSON), ``InputPath`` (a JSONPath into the
+  event) or ``InputTransformer`` (``InputPathsMap`` + ``InputTemplate`` with ``<placeholders>``);
+- delivery goes through the server with boto3 (StartExecution, Invoke with InvocationType=Event),
+  so it is recorded in ``api_calls`` with source ``events`` and can be faulted.
+
+S3's EventBridge events are rebuilt in the shape AWS sends (``detail.object.etag``, ``reason``
+``PutObject``/``CompleteMultipartUpload``, ISO ``time``) and go to the default bus only.
+Other target types keep moto's behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.events import models as events_models
+from moto.events.models import Rule
+from moto.s3 import notifications as s3_notifications
+
+from . import _context
+
+LOG = logging.getLogger(__name__)
+_ORIGINAL: dict[str, Any] = {}
+_OURS = ("states", "lambda")
+_S3_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+
+
+def _service_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _iso_time(value: Any) -> Any:
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    aws = _context.get()
+    if aws is None:
+        _ORIGINAL["send_to_targets"](self, original_event, transform_input)
+        return
+    if getattr(self, "state", "ENABLED") != "ENABLED" or not self.event_pattern.matches_event(original_event):
+        return
+    others = [t for t in self.targets if _service_of(t["Arn"]) not in _OURS]
+    if others:
+        rule = copy.copy(self)
+        rule.targets = others
+        try:
+            _ORIGINAL["send_to_targets"](rule, original_event, transform_input)
+        except NotImplementedError:
+            LOG.debug("moto cannot deliver to some targets of rule %s", self.name)
+    event = dict(original_event)
+    event["time"] = _iso_time(event.get("time"))
+    event.pop("ingestion-time", None)
+    for target in self.targets:
+        if _service_of(target["Arn"]) in _OURS:
+            aws.deliver_event_target(target["Arn"], target_input(target, event, self), self.name)
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule | None = None) -> str:
+    """The text EventBridge delivers to ``target`` for ``event``."""
+    if target.get("Input") is not None:
+        return str(target["Input"])
+    if target.get("InputPath"):
+        return json.dumps(json_path(event, target["InputPath"]))
+    transformer = target.get("InputTransformer")
+    if transformer:
+        values: dict[str, Any] = {
+            name: json_path(event, path) for name, path in (transformer.get("InputPathsMap") or {}).items()
+        }
+        values["aws.events.event"] = event
+        values["aws.events.event.json"] = event
+        if rule is not None:
+            values["aws.events.rule-name"] = rule.name
+            values["aws.events.rule-arn"] = rule.arn
+        values["aws.events.event.ingestion-time"] = event.get("time")
+        return render_template(transformer.get("InputTemplate", ""), values)
+    return json.dumps(event)
+
+
+_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+
+
+def json_path(data: Any, path: str) -> Any:
+    """A JSONPath of the form EventBridge allows (``$``, ``$.a.b``, ``$.a[0]``, ``$['a-b']``)."""
+    if not path.startswith("$"):
+        raise ValueError(f"not a JSONPath: {path}")
+    position, value = 1, data
+    while position < len(path):
+        match = _TOKEN.match(path, position)
+        if match is None:
+            raise ValueError(f"unsupported JSONPath: {path}")
+        position = match.end()
+        name, index, quoted = match.groups()
+        if index is not None:
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+        else:
+            key = name if name is not None else quoted
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            return None
+    return value
+
+
+def render_template(template: str, values: dict[str, Any]) -> str:
+    """Fill ``<name>`` placeholders like EventBridge: JSON values outside strings, text inside."""
+    out: list[str] = []
+    in_string = escaped = False
+    position = 0
+    while position < len(template):
+        char = template[position]
+        if char == "<":
+            end = template.find(">", position)
+            name = template[position + 1 : end] if end > 0 else ""
+            if name in values:
+                out.append(_placeholder(values[name], in_string))
+                position = end + 1
+                continue
+        out.append(char)
+        if in_string and escaped:
+            escaped = False
+        elif in_string and char == "\\":
+            escaped = True
+        elif char == '"':
+            in_string = not in_string
+        position += 1
+    return "".join(out)
+
+
+def _placeholder(value: Any, in_string: bool) -> str:
+    if not in_string:
+        return json.dumps(value)
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return json.dumps(text)[1:-1]
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    """S3 -> EventBridge in the shape AWS sends, to the default bus of the bucket's region."""
+    if _context.get() is None:
+        _ORIGINAL["send_event_bridge_message"](account_id, bucket, event_name, key)
+        return
+    try:
+        detail_object: dict[str, Any] = {
+            "key": key.name,
+            "size": key.size,
+            "etag": key.etag.replace('"', ""),
+        }
+        if key.version_id not in (None, "null"):
+            detail_object["version-id"] = key.version_id
+        detail_object["sequencer"] = uuid.uuid4().hex[:18].upper()
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": s3_notifications._detail_type(event_name),
+            "source": "aws.s3",
+            "account": account_id,
+            "time": datetime.now(tz=timezone.utc).timestamp(),
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": detail_object,
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "source-ip-address": "127.0.0.1",
+                "reason": _S3_REASONS.get(event_name, event_name.split(":")[1]),
+            },
+        }
+        backend = events_models.events_backends[account_id][bucket.region_name]
+        default_bus = backend.event_buses.get("default")
+        if default_bus is None:
+            return
+        for rule in list(default_bus.rules.values()):
+            rule.send_to_targets(event)
+    except Exception:  # asynchronous on AWS: a delivery problem never fails the S3 request
+        LOG.exception("S3 EventBridge notification failed")
+
+
+def install() -> None:
+    if _ORIGINAL:
+        return
+    _ORIGINAL.update(
+        send_to_targets=Rule.send_to_targets,
+        send_event_bridge_message=s3_notifications._send_event_bridge_message,
+    )
+    Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+    s3_notifications._send_event_bridge_message = _send_event_bridge_message
+
+
+def uninstall() -> None:
+    if not _ORIGINAL:
+        return
+    Rule.send_to_targets = _ORIGINAL["send_to_targets"]  # type: ignore[method-assign]
+    s3_notifications._send_event_bridge_message = _ORIGINAL["send_event_bridge_message"]
+    _ORIGINAL.clear()

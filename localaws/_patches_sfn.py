@@ -1,0 +1,92 @@
+"""Step Functions: the real ASL on moto's engine, with scalable waits and JSONata.
+
+- moto's engine (``execute_state_machine``) calls other services through boto3 on
+  ``localhost:$MOTO_PORT``; the port is patched to the LocalAws server's dynamic port.
+- Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry interval sleeps take
+  ``duration * wait_scale``, read at the moment the sleep starts, so tests can run a promotion
+  whose ASL waits minutes in a fraction of a second, and change the scale at runtime.
+- JSONata expressions are evaluated with jsonata-python (moto ships no evaluator).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from . import _context
+
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _scale() -> float:
+    aws = _context.get()
+    return aws.wait_scale if aws is not None else 1.0
+
+
+def _scaled_wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
+    """Wait ``wait_seconds * wait_scale``, returning early when the execution stops."""
+    deadline = time.monotonic() + max(float(wait_seconds), 0.0) * _scale()
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        env.program_state_event.wait(remaining)
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside the retrier: only ``sleep`` is scaled."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(max(float(seconds), 0.0) * _scale())
+
+
+def _eval_jsonata(expression: str) -> Any:
+    import jsonata
+
+    try:
+        result = jsonata.Jsonata(expression).evaluate(None)
+    except Exception as exc:
+        raise jsonata_module.JSONataException("UNKNOWN", str(exc)) from exc
+    # jsonata-python may return its own sequence types; the engine expects plain JSON values.
+    return json.loads(json.dumps(result, default=list)) if result is not None else None
+
+
+def _engine_port() -> str:
+    aws = _context.get()
+    return str(aws.port) if aws is not None else _ORIGINAL["moto_server_port"]()
+
+
+def install() -> None:
+    if _ORIGINAL:
+        return
+    _ORIGINAL.update(
+        wait_interval=WaitFunction._wait_interval,
+        retrier_time=retrier_decl.time,
+        eval_jsonata=jsonata_module._eval_jsonata,
+        moto_server_port=boto_client.moto_server_port,
+    )
+    WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    jsonata_module._eval_jsonata = _eval_jsonata
+    boto_client.moto_server_port = _engine_port
+
+
+def uninstall() -> None:
+    if not _ORIGINAL:
+        return
+    WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
+    retrier_decl.time = _ORIGINAL["retrier_time"]
+    jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
+    boto_client.moto_server_port = _ORIGINAL["moto_server_port"]
+    _ORIGINAL.clear()

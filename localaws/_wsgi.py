@@ -1,0 +1,210 @@
+"""WSGI middleware in front of moto: names every request, attributes it, records it, faults it.
+
+A middleware sees every request the server receives, including those moto cannot route, and needs
+no change in the code under test: the caller is told apart by what its SDK already sends.
+
+- Lambda workers run with ``AWS_SDK_UA_APP_ID=localaws#w<N>`` so their User-Agent carries
+  ``app/localaws#w<N>``; the runtime maps ``w<N>`` to the function and version.
+- Event deliveries of the local EventBridge use ``app/localaws#events``.
+- moto's Step Functions engine signs with the access key ``ak`` (see
+  ``moto.stepfunctions.parser.asl.utils.boto_client``).
+- Everything else is the outside client.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.core.request import Request
+from moto.core.routing import get_service_router
+from moto.core.utils import get_service_model
+
+from .faults import ApiFault, FaultInjector
+from .recording import (
+    SOURCE_CLIENT,
+    SOURCE_EVENTS,
+    SOURCE_LAMBDA_PREFIX,
+    SOURCE_STEPFUNCTIONS,
+    ApiCall,
+    ApiCallRecorder,
+)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: The User-Agent app id prefix of callers inside the local AWS.
+APP_ID_PREFIX = "localaws#"
+EVENTS_APP_ID = "localaws#events"
+_ENGINE_ACCESS_KEY = "ak"
+_MAX_PARSED_BODY = 1024 * 1024
+
+# Signing names that differ from the boto3 service name.
+_SIGNING_TO_SERVICE = {"states": "stepfunctions", "eventbridge": "events"}
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+_APP_ID = re.compile(r"app/(localaws#[\w.#-]+)")
+
+
+class RequestInfo:
+    """What the middleware learned about one request."""
+
+    def __init__(self, service: str, operation: str, params: dict[str, object], source: str) -> None:
+        self.service = service
+        self.operation = operation
+        self.params = params
+        self.source = source
+        self.function_name: str | None = None
+        self.function_version: str | None = None
+
+
+class ApiMiddleware:
+    """Records every request in ``recorder`` and answers injected ``faults`` instead of moto."""
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        recorder: ApiCallRecorder,
+        faults: FaultInjector,
+        resolve_worker: Callable[[str], tuple[str, str] | None],
+    ) -> None:
+        self._app = app
+        self._recorder = recorder
+        self._faults = faults
+        self._resolve_worker = resolve_worker
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            return self._app(environ, start_response)
+        arrived = time.time()
+        info = self._describe(environ)
+        fault = self._faults.take_api_fault(info.service, info.operation, info.params, info.source)
+        token = self._recorder.begin(
+            ApiCall(
+                service=info.service,
+                operation=info.operation,
+                source=info.source,
+                function_name=info.function_name,
+                function_version=info.function_version,
+                status=0,
+                params=info.params,
+                time=arrived,
+            )
+        )
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            self._recorder.finish(token, int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        if fault is not None:
+            return _fault_response(info.service, fault, recording_start_response)
+        return self._app(environ, recording_start_response)
+
+    def _describe(self, environ: dict[str, Any]) -> RequestInfo:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        query = environ.get("QUERY_STRING", "")
+        match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
+            "Credential=" + parse_qs(query).get("X-Amz-Credential", [""])[0] + "/"
+        )
+        access_key, signing = (match.group(1), match.group(3)) if match else ("", "")
+        service = _SIGNING_TO_SERVICE.get(signing, signing) or "unknown"
+        info = RequestInfo(service, "Unknown", {}, SOURCE_CLIENT)
+        app_id = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        if app_id and app_id.group(1) == EVENTS_APP_ID:
+            info.source = SOURCE_EVENTS
+        elif app_id:
+            worker = self._resolve_worker(app_id.group(1))
+            if worker is not None:
+                info.function_name, info.function_version = worker
+                info.source = SOURCE_LAMBDA_PREFIX + worker[0]
+        elif access_key == _ENGINE_ACCESS_KEY:
+            info.source = SOURCE_STEPFUNCTIONS
+        if match:
+            body = _buffer_body(environ) if service != "s3" else b""
+            info.operation, info.params = _operation_and_params(service, environ, body)
+        return info
+
+
+def _buffer_body(environ: dict[str, Any]) -> bytes:
+    """Read the body once and put it back, so both we and moto can read it."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return b""
+    body: bytes = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _operation_and_params(service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, object]]:
+    params: dict[str, object] = {}
+    copy = dict(environ)
+    copy["wsgi.input"] = io.BytesIO(body)
+    try:
+        operation, uri_params = get_service_router(service).match(Request(copy))
+        name = str(operation.name)
+        params.update(uri_params)
+    except Exception:  # an unknown service or route: still record the call
+        return "Unknown", params
+    for key, values in parse_qs(environ.get("QUERY_STRING", "")).items():
+        params.setdefault(key, values[0])
+    if body and len(body) <= _MAX_PARSED_BODY:
+        _merge_body_params(service, environ, body, params)
+    return name, params
+
+
+def _merge_body_params(service: str, environ: dict[str, Any], body: bytes, params: dict[str, object]) -> None:
+    content_type = environ.get("CONTENT_TYPE", "")
+    try:
+        if "json" in content_type or get_service_model(service).protocol in ("json", "rest-json"):
+            parsed = json.loads(body)
+            if isinstance(parsed, dict):
+                for key, value in parsed.items():
+                    params.setdefault(key, value)
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            for key, values in parse_qs(body.decode("utf-8")).items():
+                params.setdefault(key, values[0])
+    except (ValueError, UnicodeDecodeError):
+        pass
+
+
+def _fault_response(service: str, fault: ApiFault, start_response: Callable[..., Any]) -> list[bytes]:
+    """An error response in the service's protocol, so botocore raises the modeled exception."""
+    request_id = str(uuid.uuid4())
+    protocol = _protocol(service)
+    headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": fault.code, "message": fault.message, "Message": fault.message})
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", fault.code)]
+    elif protocol == "rest-xml":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{fault.code}</Code><Message>{fault.message}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        )
+        headers.append(("Content-Type", "application/xml"))
+    else:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
+            f"<Message>{fault.message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers.append(("Content-Type", "text/xml"))
+    data = body.encode("utf-8")
+    headers.append(("Content-Length", str(len(data))))
+    start_response(f"{fault.status} Injected", headers)
+    return [data]
+
+
+def _protocol(service: str) -> str:
+    try:
+        return str(get_service_model(service).protocol)
+    except Exception:
+        return "json"

@@ -1,0 +1,347 @@
+"""Fault injection for the embedded local AWS.
+
+The orchestrator's promises are about what happens when AWS misbehaves: throttling is retried,
+a conflicting update is waited out, a failed code update or a failing test rolls every alias back.
+Tests prove those promises by injecting faults into the running local AWS from the same process::
+
+    aws = LocalAws(wait_scale=0.01).start()
+    faults = aws.faults
+
+    # (a) An API error on a service operation, optionally only for some requests.
+    faults.throttle("lambda", "PublishVersion", times=2)            # 429 TooManyRequestsException
+    faults.conflict("lambda", "UpdateAlias", match={"FunctionName": "greeting-api"})  # 409
+    faults.service_error("lambda", "UpdateFunctionCode")             # 500 ServiceException, always
+    faults.api_error("stepfunctions", "StartExecution", code="ExecutionLimitExceeded",
+                     status=400, times=1)                            # any code/status
+    faults.api_error("lambda", "GetFunction", code="AccessDeniedException", status=403,
+                     source="lambda")                                # only calls made by functions
+
+    # (b) The next code update of a function goes InProgress, then Failed with a reason.
+    faults.failing_update("greeting-api", reason="Lambda was unable to unzip the code")
+
+    # (c) The next update stays InProgress for 30 s of simulated time (scaled by wait_scale).
+    faults.slow_update("greeting-api", seconds=30)
+
+    # (d) Invocations fail without running the code, or hang until the function times out.
+    faults.invoke_error("greeting-api", error_type="RuntimeError", message="boom", alias="STAGE")
+    faults.invoke_timeout("greeting-api", version="3", times=1)
+
+    faults.clear()                                                   # remove every fault
+
+``times=None`` means "every matching request until cleared"; an integer counts matching requests
+down and the fault disappears when it reaches zero. Every method returns the fault object, whose
+``hits`` tells how often it fired. ``match`` compares request parameters found in the URL path,
+the query string or the JSON body; for ``FunctionName`` an ARN or ``name:qualifier`` also matches
+the bare function name. ``source`` limits an API fault to calls from ``"client"``,
+``"stepfunctions"``, ``"events"``, ``"lambda"`` (any function) or ``"lambda:<name>"``.
+
+Update faults apply to UpdateFunctionCode (and UpdateFunctionConfiguration) of the named
+function. A failed update keeps the previous code and configuration, as AWS does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+_THROTTLING: dict[str, tuple[str, int]] = {
+    "lambda": ("TooManyRequestsException", 429),
+    "s3": ("SlowDown", 503),
+}
+_SERVICE_ERROR: dict[str, tuple[str, int]] = {
+    "lambda": ("ServiceException", 500),
+    "s3": ("InternalError", 500),
+}
+
+
+def function_name_of(name_or_arn: str) -> str:
+    """The bare function name of ``name``, ``name:qualifier`` or a (qualified) function ARN."""
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        return parts[6] if len(parts) > 6 else name_or_arn
+    return name_or_arn.split(":", 1)[0]
+
+
+@dataclass
+class _Fault:
+    remaining: int | None
+    hits: int = 0
+
+    def _consume(self) -> None:
+        self.hits += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+
+@dataclass
+class ApiFault(_Fault):
+    """An error response for matching requests to ``service:operation``."""
+
+    service: str = ""
+    operation: str = ""
+    code: str = ""
+    status: int = 400
+    message: str = ""
+    match: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    def matches(self, service: str, operation: str, params: dict[str, object], source: str) -> bool:
+        if (service, operation) != (self.service, self.operation):
+            return False
+        if self.source is not None and not (
+            source == self.source or (self.source == "lambda" and source.startswith("lambda:"))
+        ):
+            return False
+        return all(_param_matches(key, params.get(key), want) for key, want in self.match.items())
+
+
+def _param_matches(key: str, actual: object, want: str) -> bool:
+    if actual is None:
+        return False
+    text = str(actual)
+    if text == want:
+        return True
+    return key == "FunctionName" and function_name_of(text) == want
+
+
+@dataclass
+class UpdateFault(_Fault):
+    """Changes how the next update(s) of a function's code or configuration complete."""
+
+    function_name: str = ""
+    kind: Literal["fail", "slow"] = "fail"
+    seconds: float | None = None  # simulated seconds InProgress (None: the default duration)
+    reason: str = ""
+    reason_code: str = ""
+
+
+@dataclass
+class InvokeFault(_Fault):
+    """Makes invocations of a function fail without running its code, or hang."""
+
+    function_name: str = ""
+    version: str | None = None
+    alias: str | None = None
+    kind: Literal["error", "timeout"] = "error"
+    error_type: str = "Exception"
+    message: str = ""
+
+    def matches(self, function_name: str, version: str, qualifier: str | None) -> bool:
+        return (
+            self.function_name == function_name
+            and (self.version is None or self.version == version)
+            and (self.alias is None or self.alias == qualifier)
+        )
+
+
+class FaultInjector:
+    """Holds the injected faults; the server, Lambda backend and runtime consult it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._api: list[ApiFault] = []
+        self._updates: list[UpdateFault] = []
+        self._invokes: list[InvokeFault] = []
+
+    # -- (a) API errors -------------------------------------------------------------------------
+    def api_error(
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        status: int = 400,
+        message: str | None = None,
+        *,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """Answer matching ``service:operation`` requests with error ``code`` and HTTP ``status``."""
+        fault = ApiFault(
+            remaining=times,
+            service=service,
+            operation=operation,
+            code=code,
+            status=status,
+            message=message or f"Injected fault: {code}",
+            match=dict(match or {}),
+            source=source,
+        )
+        with self._lock:
+            self._api.append(fault)
+        return fault
+
+    def throttle(
+        self,
+        service: str,
+        operation: str,
+        *,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """The service's throttling error (Lambda: TooManyRequestsException, 429)."""
+        code, status = _THROTTLING.get(service, ("ThrottlingException", 400))
+        return self.api_error(
+            service, operation, code, status, "Rate exceeded", times=times, match=match, source=source
+        )
+
+    def conflict(
+        self,
+        service: str,
+        operation: str,
+        *,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """ResourceConflictException (409), as Lambda answers while an update is in progress."""
+        return self.api_error(
+            service,
+            operation,
+            "ResourceConflictException",
+            409,
+            "The operation cannot be performed at this time. An update is in progress for resource.",
+            times=times,
+            match=match,
+            source=source,
+        )
+
+    def service_error(
+        self,
+        service: str,
+        operation: str,
+        *,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """An internal error of the service (Lambda: ServiceException, 500)."""
+        code, status = _SERVICE_ERROR.get(service, ("InternalFailure", 500))
+        return self.api_error(
+            service,
+            operation,
+            code,
+            status,
+            "An internal error occurred",
+            times=times,
+            match=match,
+            source=source,
+        )
+
+    def take_api_fault(
+        self, service: str, operation: str, params: dict[str, object], source: str
+    ) -> ApiFault | None:
+        """The first fault matching this request, counted as fired (None if there is none)."""
+        with self._lock:
+            for fault in self._api:
+                if not fault.exhausted and fault.matches(service, operation, params, source):
+                    fault._consume()
+                    return fault
+        return None
+
+    # -- (b), (c) update faults -----------------------------------------------------------------
+    def failing_update(
+        self,
+        function_name: str,
+        reason: str = "Injected fault: the function update failed.",
+        reason_code: str = "InternalError",
+        *,
+        seconds: float | None = None,
+        times: int | None = 1,
+    ) -> UpdateFault:
+        """The next update goes InProgress, then ``Failed`` with ``reason``; the old code stays."""
+        fault = UpdateFault(
+            remaining=times,
+            function_name=function_name,
+            kind="fail",
+            seconds=seconds,
+            reason=reason,
+            reason_code=reason_code,
+        )
+        with self._lock:
+            self._updates.append(fault)
+        return fault
+
+    def slow_update(self, function_name: str, seconds: float, *, times: int | None = 1) -> UpdateFault:
+        """The next update stays InProgress for ``seconds`` (times ``wait_scale``)."""
+        fault = UpdateFault(remaining=times, function_name=function_name, kind="slow", seconds=seconds)
+        with self._lock:
+            self._updates.append(fault)
+        return fault
+
+    def take_update_fault(self, function_name: str) -> UpdateFault | None:
+        with self._lock:
+            for fault in self._updates:
+                if not fault.exhausted and fault.function_name == function_name:
+                    fault._consume()
+                    return fault
+        return None
+
+    # -- (d) invoke faults ----------------------------------------------------------------------
+    def invoke_error(
+        self,
+        function_name: str,
+        error_type: str = "Exception",
+        message: str = "Injected fault",
+        *,
+        version: str | None = None,
+        alias: str | None = None,
+        times: int | None = None,
+    ) -> InvokeFault:
+        """Invocations return an unhandled error ``error_type`` without running the code."""
+        fault = InvokeFault(
+            remaining=times,
+            function_name=function_name,
+            version=version,
+            alias=alias,
+            kind="error",
+            error_type=error_type,
+            message=message,
+        )
+        with self._lock:
+            self._invokes.append(fault)
+        return fault
+
+    def invoke_timeout(
+        self,
+        function_name: str,
+        *,
+        version: str | None = None,
+        alias: str | None = None,
+        times: int | None = None,
+    ) -> InvokeFault:
+        """Invocations hang for the function's Timeout, then fail with Sandbox.Timedout."""
+        fault = InvokeFault(
+            remaining=times, function_name=function_name, version=version, alias=alias, kind="timeout"
+        )
+        with self._lock:
+            self._invokes.append(fault)
+        return fault
+
+    def take_invoke_fault(self, function_name: str, version: str, qualifier: str | None) -> InvokeFault | None:
+        with self._lock:
+            for fault in self._invokes:
+                if not fault.exhausted and fault.matches(function_name, version, qualifier):
+                    fault._consume()
+                    return fault
+        return None
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Remove every injected fault."""
+        with self._lock:
+            self._api.clear()
+            self._updates.clear()
+            self._invokes.clear()
+
+    @property
+    def active(self) -> list[_Fault]:
+        """The faults that can still fire."""
+        with self._lock:
+            return [f for f in (*self._api, *self._updates, *self._invokes) if not f.exhausted]

@@ -1,0 +1,253 @@
+"""LocalAws: moto in server mode, in a background thread, plus the glue that makes it behave.
+
+One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
+
+- Lambda invocations run the functions' real code in warm worker processes (``lambda_runtime``);
+- Lambda versioning, updates and aliases behave like AWS (``_patches_lambda``);
+- Step Functions executes the real ASL with scalable waits and JSONata (``_patches_sfn``);
+- EventBridge delivers to Step Functions and Lambda targets (``_patches_events``);
+- a WSGI middleware records every API call and answers injected faults (``_wsgi``).
+
+Only one LocalAws runs per process at a time because moto's backends are process-global.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import _context, _patches_events, _patches_lambda, _patches_sfn
+from ._wsgi import EVENTS_APP_ID, ApiMiddleware
+from .faults import FaultInjector
+from .lambda_runtime import LambdaRuntime, remove_work_dir
+from .recording import ApiCallRecorder, InvocationRecorder
+
+LOG = logging.getLogger(__name__)
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without a log line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+        if type == "error":
+            LOG.debug(message, *args)
+
+
+class LocalAws:
+    """The embedded local AWS. ``with LocalAws(wait_scale=0.01) as aws: ...``
+
+    ``wait_scale`` multiplies every Step Functions Wait state and Retry interval, and the time a
+    Lambda code/configuration update stays InProgress (``update_seconds``, 2 s by default).
+    It can be changed while running.
+    """
+
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        wait_scale: float = 1.0,
+        port: int = 0,
+        *,
+        update_seconds: float = 2.0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.region = region
+        self.wait_scale = float(wait_scale)
+        self.update_seconds = float(update_seconds)
+        self.faults = FaultInjector()
+        self.api_calls = ApiCallRecorder()
+        self.invocations = InvocationRecorder()
+        self._requested_port = port
+        self._host = host
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._runtime: LambdaRuntime | None = None
+        self._work_dir: Path | None = None
+        self._events_pool: ThreadPoolExecutor | None = None
+        self._apigw: Any = None
+        self._saved_config: dict[str, Any] = {}
+        self._session_lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> LocalAws:
+        if self._server is not None:
+            return self
+        _context.activate(self)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._configure_moto()
+        _patches_lambda.install()
+        _patches_sfn.install()
+        _patches_events.install()
+        self._work_dir = Path(tempfile.mkdtemp(prefix="localaws-"))
+        self._events_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="localaws-events")
+        # The runtime needs the endpoint, which needs the server's port: bind first, serve later.
+        runtime_box: list[LambdaRuntime] = []
+        app = ApiMiddleware(
+            DomainDispatcherApplication(create_backend_app),
+            self.api_calls,
+            self.faults,
+            lambda app_id: runtime_box[0].resolve_app_id(app_id) if runtime_box else None,
+        )
+        self._server = make_server(
+            self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._runtime = LambdaRuntime(self.endpoint_url, self.region, self._work_dir)
+        runtime_box.append(self._runtime)
+        self._runtime.start()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localaws-moto", daemon=True)
+        self._thread.start()
+        self._start_apigateway()
+
+    def _configure_moto(self) -> None:
+        lambda_config = default_user_config.setdefault("lambda", {})
+        sfn_config = default_user_config.setdefault("stepfunctions", {})
+        self._saved_config = {
+            "use_docker": lambda_config.get("use_docker", True),
+            "execute_state_machine": sfn_config.get("execute_state_machine", False),
+        }
+        lambda_config["use_docker"] = False
+        sfn_config["execute_state_machine"] = True
+
+    def _start_apigateway(self) -> None:
+        try:
+            from . import apigateway  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            return
+        server_class = getattr(apigateway, "ApiGatewayServer", None)
+        if server_class is None:
+            return
+        self._apigw = server_class(self.endpoint_url, self.region)
+        self._apigw.start()
+
+    def stop(self) -> None:
+        """Stop the server, the API Gateway server and every Lambda worker; undo the patches."""
+        if self._apigw is not None:
+            with contextlib.suppress(Exception):
+                self._apigw.stop()
+            self._apigw = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._events_pool is not None:
+            self._events_pool.shutdown(wait=False, cancel_futures=True)
+        if self._runtime is not None:
+            self._runtime.stop()
+        if self._work_dir is not None:
+            remove_work_dir(self._work_dir)
+        if _context.get() is self:
+            _patches_events.uninstall()
+            _patches_sfn.uninstall()
+            _patches_lambda.uninstall()
+            self._restore_moto()
+        _context.deactivate(self)
+        self._server = self._thread = self._runtime = self._work_dir = self._events_pool = None
+
+    def _restore_moto(self) -> None:
+        if self._saved_config:
+            default_user_config.setdefault("lambda", {})["use_docker"] = self._saved_config["use_docker"]
+            default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = self._saved_config[
+                "execute_state_machine"
+            ]
+            self._saved_config = {}
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- access ---------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("LocalAws is not started")
+        return int(self._server.server_port)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def runtime(self) -> LambdaRuntime:
+        if self._runtime is None:
+            raise RuntimeError("LocalAws is not started")
+        return self._runtime
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        """A boto3 client on the local endpoint (dummy credentials, standard retries)."""
+        with self._session_lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self.region, **DUMMY_CREDENTIALS)
+            config = Config(retries={"mode": "standard", "max_attempts": 3})
+            if "config" in kwargs:
+                config = config.merge(kwargs.pop("config"))
+            return self._session.client(service_name, endpoint_url=self.endpoint_url, config=config, **kwargs)
+
+    def stage_url(self, rest_api_id: str, stage: str) -> str:
+        """Base URL of an API Gateway stage on the local API Gateway server."""
+        if self._apigw is None:
+            raise RuntimeError("the local API Gateway server (localaws.apigateway) is not available")
+        return str(self._apigw.stage_url(rest_api_id, stage))
+
+    def deploy_template(
+        self, path: str | Path, parameters: Mapping[str, str] | None = None, stack_name: str = "promoter"
+    ) -> Any:
+        """Deploy a SAM template into this local AWS (see ``localaws.loader``)."""
+        from . import loader  # type: ignore[attr-defined,unused-ignore]
+
+        return loader.deploy_template(self, path, parameters, stack_name)
+
+    # -- EventBridge delivery -------------------------------------------------------------------
+    def deliver_event_target(self, target_arn: str, payload: str, rule_name: str) -> None:
+        """Start an execution / invoke a function for a matched rule, asynchronously like AWS."""
+        pool = self._events_pool
+        if pool is None:
+            return
+        with contextlib.suppress(RuntimeError):  # shutting down
+            pool.submit(self._deliver, target_arn, payload, rule_name)
+
+    def _deliver(self, target_arn: str, payload: str, rule_name: str) -> None:
+        config = Config(user_agent_appid=EVENTS_APP_ID, retries={"mode": "standard", "max_attempts": 3})
+        try:
+            if target_arn.split(":")[2] == "states":
+                self.client("stepfunctions", config=config).start_execution(
+                    stateMachineArn=target_arn, input=payload
+                )
+            else:
+                self.client("lambda", config=config).invoke(
+                    FunctionName=target_arn, InvocationType="Event", Payload=payload.encode("utf-8")
+                )
+        except Exception:
+            LOG.warning("EventBridge rule %s could not deliver to %s", rule_name, target_arn, exc_info=True)
