@@ -49,6 +49,8 @@ __all__ = [
     "ACCOUNT_ID",
     "ApiGatewayServer",
     "GatewayResponse",
+    "IntegrationError",
+    "InvokeOutcome",
     "LambdaTarget",
     "match_resource",
     "parse_lambda_uri",
@@ -188,6 +190,15 @@ class GatewayResponse:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    """What a Lambda Invoke returned: the payload and whether it is a function error."""
+
+    payload: bytes
+    function_error: str | None = None
+    executed_version: str | None = None
 
 
 class MalformedProxyResponseError(Exception):
@@ -524,17 +535,28 @@ class ApiGatewayServer:
             "isBase64Encoded": bool(body_text) and is_binary,
         }
 
-    def _invoke(
-        self, target: LambdaTarget, event: dict[str, Any], timeout_ms: int, request_id: str
-    ) -> GatewayResponse:
+    def invoke_function(self, target: LambdaTarget, event: dict[str, Any], timeout_ms: int) -> InvokeOutcome:
+        """Lambda ``Invoke`` (RequestResponse) through boto3; the one place the gateway calls Lambda.
+
+        Raises ``ReadTimeoutError`` past the integration timeout and ``ClientError`` when Invoke fails.
+        """
         lam = self._client("lambda", read_timeout=timeout_ms / 1000 + 1)
         kwargs: dict[str, Any] = {"FunctionName": target.function_arn, "Payload": json.dumps(event).encode()}
         if target.qualifier:
             kwargs["Qualifier"] = target.qualifier
+        result = lam.invoke(**kwargs)
+        return InvokeOutcome(
+            payload=result["Payload"].read(),
+            function_error=result.get("FunctionError"),
+            executed_version=result.get("ExecutedVersion"),
+        )
+
+    def _invoke(
+        self, target: LambdaTarget, event: dict[str, Any], timeout_ms: int, request_id: str
+    ) -> GatewayResponse:
         started = time.monotonic()
         try:
-            result = lam.invoke(**kwargs)
-            payload: bytes = result["Payload"].read()
+            outcome = self.invoke_function(target, event, timeout_ms)
         except ReadTimeoutError:
             return _error(504, "Endpoint request timed out", request_id, "IntegrationTimeout",
                           f"{target.qualified_arn} did not answer in {timeout_ms} ms")  # fmt: skip
@@ -545,18 +567,17 @@ class ApiGatewayServer:
         if (time.monotonic() - started) * 1000 > timeout_ms:
             return _error(504, "Endpoint request timed out", request_id, "IntegrationTimeout",
                           f"{target.qualified_arn} answered after {timeout_ms} ms")  # fmt: skip
-        if result.get("FunctionError"):
-            return _error(502, "Internal server error", request_id, "InternalServerErrorException",
-                          f"function error from {target.qualified_arn}: {payload[:300]!r}")  # fmt: skip
+        if outcome.function_error:
+            detail = f"function error from {target.qualified_arn}: {outcome.payload[:300]!r}"
+            return _error(502, "Internal server error", request_id, "InternalServerErrorException", detail)
         try:
-            status, headers, body = map_proxy_response(payload)
+            status, headers, body = map_proxy_response(outcome.payload)
         except MalformedProxyResponseError as exc:
             return _error(502, "Internal server error", request_id, "InternalServerErrorException",
                           f"Malformed Lambda proxy response: {exc}")  # fmt: skip
         headers.append(("x-amzn-RequestId", request_id))
-        executed = result.get("ExecutedVersion")
-        if executed:
-            headers.append(("x-localaws-executed-version", str(executed)))
+        if outcome.executed_version:
+            headers.append(("x-localaws-executed-version", outcome.executed_version))
         return GatewayResponse(status=status, headers=headers, body=body)
 
 
