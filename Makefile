@@ -62,7 +62,7 @@ test-integration: install ## against a deployed stack: PROMOTER_STACK_NAME=... (
 lint: lint-python lint-asl validate checkov ## every static check CI runs
 
 # The Python paths lint-python gates. See everything with: make lint-python PY_SRC="functions devtools localaws examples tests"
-PY_SRC      ?= functions devtools $(wildcard bench)
+PY_SRC      ?= functions devtools tests/unit/test_asl_lint.py $(wildcard bench)
 
 lint-python: install ## ruff (lint and format check) and mypy --strict on $(PY_SRC)
 	$(VENV)/bin/ruff check $(PY_SRC)
