@@ -565,9 +565,11 @@ def _invoke_response(self: LambdaResponse) -> Any:
     function_name = unquote(self.path.rsplit("/", 2)[-2])
     qualifier = self.querystring.get("Qualifier", [None])[0]
     invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
-    return backend.invoke_local(
+    status, headers, body = backend.invoke_local(
         function_name, qualifier, self.body, invocation_type, self.headers.get("X-Amz-Log-Type")
     )
+    headers["status"] = str(status)  # moto takes the status from this header
+    return status, headers, body
 
 
 def _publish_version_response(self: LambdaResponse) -> Any:

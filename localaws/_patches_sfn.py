@@ -30,14 +30,24 @@ def _scale() -> float:
     return aws.wait_scale if aws is not None else 1.0
 
 
+_SLICE_SECONDS = 0.05
+
+
 def _scaled_wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
-    """Wait ``wait_seconds * wait_scale``, returning early when the execution stops."""
-    deadline = time.monotonic() + max(float(wait_seconds), 0.0) * _scale()
-    while env.is_running():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        env.program_state_event.wait(remaining)
+    """Wait ``wait_seconds`` of simulated time, returning early when the execution stops.
+
+    Simulated time advances by ``real elapsed / wait_scale`` in short slices, so a change of
+    ``wait_scale`` takes effect on waits already running.
+    """
+    remaining = max(float(wait_seconds), 0.0)
+    while remaining > 0 and env.is_running():
+        scale = _scale()
+        real = min(remaining * scale, _SLICE_SECONDS)
+        started = time.monotonic()
+        if env.program_state_event.wait(real) and env.is_running():
+            time.sleep(real)  # an unrelated wake-up: keep the pace instead of spinning
+        elapsed = time.monotonic() - started
+        remaining -= elapsed / scale if scale > 0 else remaining
 
 
 class _ScaledTime:
@@ -48,7 +58,14 @@ class _ScaledTime:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        time.sleep(max(float(seconds), 0.0) * _scale())
+        remaining = max(float(seconds), 0.0)
+        while remaining > 0:
+            scale = _scale()
+            if scale <= 0:
+                return
+            real = min(remaining * scale, _SLICE_SECONDS)
+            time.sleep(real)
+            remaining -= real / scale
 
 
 def _eval_jsonata(expression: str) -> Any:

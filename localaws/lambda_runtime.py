@@ -502,6 +502,7 @@ class _LogSink:
 
 def worker_main(conn: Connection, code_dir: str, handler: str, env: dict[str, str], log_path: str) -> None:
     """Entry point of a worker: set up the Lambda environment, import the handler, serve."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
     sink = _LogSink(log_path)
     os.environ.clear()
     os.environ.update(env)
