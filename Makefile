@@ -10,6 +10,9 @@ export SAM_CLI_TELEMETRY := 0
 PIP_QUIET   := --quiet --disable-pip-version-check
 SAM_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
+# A tool virtualenv is (re)built when its pinned version changes.
+SAM_STAMP   := $(TOOLS)/sam/.installed-$(SAM_VERSION)
+CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
 
 .PHONY: help install tools demo test test-unit test-statemachine test-e2e test-localaws test-integration \
         lint lint-python lint-asl validate checkov build deploy bench serve clean
@@ -25,15 +28,19 @@ $(VENV)/.installed: pyproject.toml functions/requirements.txt
 install: $(VENV)/.installed ## create .venv with the project's pinned dev dependencies
 
 # AWS SAM CLI pins exact boto3/click versions, so it lives in its own tool virtualenv.
-$(SAM):
+$(SAM_STAMP):
+	rm -f $(TOOLS)/sam/.installed-*
 	$(PYTHON) -m venv $(TOOLS)/sam
 	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) aws-sam-cli==$(SAM_VERSION)
+	touch $@
 
-$(CHECKOV):
+$(CHECKOV_STAMP):
+	rm -f $(TOOLS)/checkov/.installed-*
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install $(PIP_QUIET) checkov==$(CHECKOV_VERSION)
+	touch $@
 
-tools: $(SAM) $(CHECKOV) ## install AWS SAM CLI and checkov in their own tool virtualenvs
+tools: $(SAM_STAMP) $(CHECKOV_STAMP) ## install AWS SAM CLI and checkov in their own tool virtualenvs
 
 demo: install ## run the promotion scenarios on the embedded local AWS (no account, no Docker)
 	$(PY) -m localaws.demo
@@ -72,13 +79,13 @@ lint-python: install ## ruff (lint and format check) and mypy --strict on $(PY_S
 lint-asl: install ## the ASL file on its own: schema, every Next/Default/Catch target, every substitution
 	$(PY) -m devtools.asl_lint statemachine/promotion.asl.json --template template.yaml
 
-validate: $(SAM) ## sam validate --lint (cfn-lint) on template.yaml
+validate: $(SAM_STAMP) ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
 
-checkov: $(CHECKOV) ## checkov on template.yaml
-	$(CHECKOV) --quiet --compact --framework cloudformation -f template.yaml
+checkov: $(CHECKOV_STAMP) ## checkov on template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
-build: $(SAM) ## sam build (no container needed)
+build: $(SAM_STAMP) ## sam build (no container needed)
 	$(SAM) build --template template.yaml
 
 deploy: build ## sam deploy --guided into your own account
