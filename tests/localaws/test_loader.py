@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from localaws import LocalAws
 from localaws.loader import (
     CircularDependencyError,
     IntrinsicError,
@@ -31,16 +30,16 @@ pytestmark = pytest.mark.localaws
 ROOT = Path(__file__).resolve().parents[2]
 GREETING = ROOT / "examples" / "greeting" / "template.yaml"
 GREETING_ENVS = ROOT / "examples" / "greeting-envs" / "template.yaml"
+FN = "ldr-greeting-api"
 ORCHESTRATOR = ROOT / "template.yaml"
 
 
-class MotoEndpoint:
-    """A bare moto server: the loader needs nothing more than an endpoint, a region and boto3."""
+class BareEndpoint:
+    """Only what the loader may rely on: an endpoint URL, a region and plain boto3 clients."""
 
-    region = "us-east-1"
-
-    def __init__(self, endpoint_url: str) -> None:
+    def __init__(self, endpoint_url: str, region: str) -> None:
         self.endpoint_url = endpoint_url
+        self.region = region
 
     def client(self, name: str) -> Any:
         return boto3.client(
@@ -53,15 +52,21 @@ class MotoEndpoint:
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[MotoEndpoint]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def aws(request: pytest.FixtureRequest) -> Iterator[BareEndpoint]:
+    """The session's LocalAws (tests/conftest.py) seen through a bare endpoint, else a module-local one.
+
+    moto's state is process-wide, so every name deployed here is prefixed ``ldr-`` to stay clear of the
+    other tests' stacks.
+    """
     try:
-        yield MotoEndpoint(f"http://{host}:{port}")
-    finally:
-        server.stop()
+        shared: LocalAws | None = request.getfixturevalue("local_aws")
+    except pytest.FixtureLookupError:
+        shared = None
+    if shared is not None:
+        yield BareEndpoint(shared.endpoint_url, shared.region)
+        return
+    with LocalAws(wait_scale=0.01) as own:
+        yield BareEndpoint(own.endpoint_url, own.region)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -73,19 +78,17 @@ def write(tmp_path: Path, text: str) -> Path:
 # ------------------------------------------------------------------------------------------ the examples
 
 
-def test_greeting_example_deploys_aliases_stages_and_permissions(aws: MotoEndpoint) -> None:
-    stack = deploy_template(aws, GREETING, None, "greeting")
+def test_greeting_example_deploys_aliases_stages_and_permissions(aws: BareEndpoint) -> None:
+    stack = deploy_template(aws, GREETING, {"FunctionName": FN}, "ldr-greeting")
     lam, apigw = aws.client("lambda"), aws.client("apigateway")
 
-    assert stack.outputs["FunctionName"] == "greeting-api"
-    assert stack.outputs["TestsFunctionName"] == "greeting-api-tests"
+    assert stack.outputs["FunctionName"] == FN
+    assert stack.outputs["TestsFunctionName"] == f"{FN}-tests"
     api_id = stack.outputs["ApiId"]
     assert stack.resources["GreetingApi"] == api_id
     assert stack.outputs["StageUrl"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com/stage"
 
-    aliases = {
-        a["Name"]: a["FunctionVersion"] for a in lam.list_aliases(FunctionName="greeting-api")["Aliases"]
-    }
+    aliases = {a["Name"]: a["FunctionVersion"] for a in lam.list_aliases(FunctionName=FN)["Aliases"]}
     assert aliases == {"DEV": "$LATEST", "STAGE": "1", "PROD": "1"}
 
     stages = {s["stageName"]: s.get("variables") for s in apigw.get_stages(restApiId=api_id)["item"]}
@@ -98,39 +101,39 @@ def test_greeting_example_deploys_aliases_stages_and_permissions(aws: MotoEndpoi
     resources = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id)["items"]}
     assert set(resources) == {"/", "/hello", "/{proxy+}"}
     integration = apigw.get_integration(restApiId=api_id, resourceId=resources["/hello"], httpMethod="GET")
-    function_arn = lam.get_function(FunctionName="greeting-api")["Configuration"]["FunctionArn"]
+    function_arn = lam.get_function(FunctionName=FN)["Configuration"]["FunctionArn"]
     assert integration["type"] == "AWS_PROXY"
     assert integration["uri"] == (
         "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
         f"{function_arn}:${{stageVariables.lambdaAlias}}/invocations"
     )
 
-    policy = json.loads(lam.get_policy(FunctionName="greeting-api")["Policy"])
+    policy = json.loads(lam.get_policy(FunctionName=FN)["Policy"])
     granted = {s["Resource"].rsplit(":", 1)[1] for s in policy["Statement"]}
     assert granted == {"DEV", "STAGE", "PROD"}  # one permission per alias, none on the bare function
     for statement in policy["Statement"]:
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
         assert api_id in json.dumps(statement["Condition"])
 
-    tests_conf = lam.get_function_configuration(FunctionName="greeting-api-tests")
+    tests_conf = lam.get_function_configuration(FunctionName=f"{FN}-tests")
     role_name = tests_conf["Role"].rsplit("/", 1)[1]
     assert stack.resources["GreetingTestsFunctionRole"] == role_name
     inline = aws.client("iam").list_role_policies(RoleName=role_name)["PolicyNames"]
     assert inline  # the LambdaInvokePolicy template became an inline policy
 
 
-def test_code_uri_is_zipped_deterministically(aws: MotoEndpoint) -> None:
+def test_code_uri_is_zipped_deterministically(aws: BareEndpoint) -> None:
     src = ROOT / "examples" / "greeting" / "src"
     assert zip_directory(src) == zip_directory(src)
-    deployed = aws.client("lambda").get_function_configuration(FunctionName="greeting-api")["CodeSha256"]
+    deployed = aws.client("lambda").get_function_configuration(FunctionName=FN)["CodeSha256"]
     assert deployed == base64.b64encode(hashlib.sha256(zip_directory(src)).digest()).decode()
 
 
-def test_greeting_envs_example_deploys_one_api_per_environment(aws: MotoEndpoint) -> None:
-    stack = deploy_template(aws, GREETING_ENVS, None, "greeting-envs")
+def test_greeting_envs_example_deploys_one_api_per_environment(aws: BareEndpoint) -> None:
+    stack = deploy_template(aws, GREETING_ENVS, {"AppPrefix": "ldr-greeting-envs"}, "ldr-greeting-envs")
     lam, apigw = aws.client("lambda"), aws.client("apigateway")
     for env in ("stage", "prod"):
-        name = f"greeting-envs-{env}"
+        name = f"ldr-greeting-envs-{env}"
         assert stack.resources[f"{env.title()}Function"] == name
         assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
         conf = lam.get_function_configuration(FunctionName=name)
@@ -143,8 +146,8 @@ def test_greeting_envs_example_deploys_one_api_per_environment(aws: MotoEndpoint
         assert uri.endswith(f":function:{name}:live/invocations")
 
 
-def test_orchestrator_template_deploys(aws: MotoEndpoint) -> None:
-    stack = deploy_template(aws, ORCHESTRATOR, {"TargetFunctionPrefix": "greeting"}, "promoter")
+def test_orchestrator_template_deploys(aws: BareEndpoint) -> None:
+    stack = deploy_template(aws, ORCHESTRATOR, {"TargetFunctionPrefix": "ldr-greeting"}, "ldr-promoter")
     sm_arn = stack.outputs["StateMachineArn"]
     sfn, s3, events = aws.client("stepfunctions"), aws.client("s3"), aws.client("events")
 
@@ -170,9 +173,9 @@ def test_orchestrator_template_deploys(aws: MotoEndpoint) -> None:
         assert all(t["Arn"] for t in targets)
 
 
-def test_redeploying_a_stack_name_is_refused(aws: MotoEndpoint) -> None:
-    with pytest.raises(StackAlreadyDeployedError, match="greeting"):
-        deploy_template(aws, GREETING, None, "greeting")
+def test_redeploying_a_stack_name_is_refused(aws: BareEndpoint) -> None:
+    with pytest.raises(StackAlreadyDeployedError, match="ldr-greeting"):
+        deploy_template(aws, GREETING, {"FunctionName": FN}, "ldr-greeting")
 
 
 # ------------------------------------------------------------------------------------------ intrinsics
@@ -242,16 +245,16 @@ Outputs:
 """
 
 
-def test_intrinsics_parameters_conditions_and_mappings(aws: MotoEndpoint, tmp_path: Path) -> None:
-    stack = deploy_template(aws, write(tmp_path, INTRINSICS), None, "intr")
+def test_intrinsics_parameters_conditions_and_mappings(aws: BareEndpoint, tmp_path: Path) -> None:
+    stack = deploy_template(aws, write(tmp_path, INTRINSICS), None, "ldr-intr")
     out = stack.outputs
-    assert out["QueueUrl"].endswith("/123456789012/intr-dev-queue")
-    assert out["QueueArn"] == out["QueueArnLong"] == "arn:aws:sqs:us-east-1:123456789012:intr-dev-queue"
-    assert out["TableArn"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/intr-Table-")
+    assert out["QueueUrl"].endswith("/123456789012/ldr-intr-dev-queue")
+    assert out["QueueArn"] == out["QueueArnLong"] == "arn:aws:sqs:us-east-1:123456789012:ldr-intr-dev-queue"
+    assert out["TableArn"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/ldr-intr-Table-")
     assert out["Memory"] == "128"
     assert out["Escaped"] == "${Literal}-dev"
     assert out["SubList"] == "Hello, world in us-east-1 (123456789012, aws, amazonaws.com)"
-    assert out["LogGroup"] == "/aws/intr/beta"
+    assert out["LogGroup"] == "/aws/ldr-intr/beta"
     assert out["Flags"] == "dev,east,npw"
     assert out["Base64"] == "aGk="
     assert out["Zones"] == "us-east-1a"
@@ -259,13 +262,13 @@ def test_intrinsics_parameters_conditions_and_mappings(aws: MotoEndpoint, tmp_pa
     assert "ProdOnlyQueue" not in stack.resources
     attributes = aws.client("sqs").get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["All"])
     assert attributes["Attributes"]["MessageRetentionPeriod"] == "345600"  # NoValue: the default stays
-    groups = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/intr/beta")["logGroups"]
+    groups = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/ldr-intr/beta")["logGroups"]
     assert groups[0]["retentionInDays"] == 7
     assert stack.parameters == {"Env": "dev", "Names": "alpha,beta,gamma", "Retention": "7"}
 
 
-def test_parameter_overrides_and_conditions_true_branch(aws: MotoEndpoint, tmp_path: Path) -> None:
-    stack = deploy_template(aws, write(tmp_path, INTRINSICS), {"Env": "prod", "Retention": 14}, "intr2")
+def test_parameter_overrides_and_conditions_true_branch(aws: BareEndpoint, tmp_path: Path) -> None:
+    stack = deploy_template(aws, write(tmp_path, INTRINSICS), {"Env": "prod", "Retention": 14}, "ldr-intr2")
     assert stack.outputs["Memory"] == "1024"
     assert stack.outputs["Flags"] == "notdev,noteast,pw"
     assert stack.outputs["ProdOnly"].endswith("/" + stack.resources["ProdOnlyQueue"])  # Ref: URL; id: name
@@ -281,23 +284,23 @@ def test_parameter_overrides_and_conditions_true_branch(aws: MotoEndpoint, tmp_p
     ],
 )
 def test_parameter_errors_name_the_parameter(
-    aws: MotoEndpoint, tmp_path: Path, overrides: dict[str, str], match: str
+    aws: BareEndpoint, tmp_path: Path, overrides: dict[str, str], match: str
 ) -> None:
     with pytest.raises(ParameterError, match=match):
-        deploy_template(aws, write(tmp_path, INTRINSICS), overrides, f"bad-{next(iter(overrides))}")
+        deploy_template(aws, write(tmp_path, INTRINSICS), overrides, f"ldr-bad-{next(iter(overrides))}")
 
 
-def test_missing_parameter_without_default(aws: MotoEndpoint, tmp_path: Path) -> None:
+def test_missing_parameter_without_default(aws: BareEndpoint, tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="TargetFunctionPrefix: no value given"):
-        deploy_template(aws, ORCHESTRATOR, None, "no-prefix")
+        deploy_template(aws, ORCHESTRATOR, None, "ldr-no-prefix")
 
 
-def test_unknown_resource_types_are_listed_and_nothing_is_created(aws: MotoEndpoint, tmp_path: Path) -> None:
+def test_unknown_resource_types_are_listed_and_nothing_is_created(aws: BareEndpoint, tmp_path: Path) -> None:
     template = """
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
-    Properties: {BucketName: never-created}
+    Properties: {BucketName: ldr-never-created}
   Topic:
     Type: AWS::SNS::Topic
   Vpc:
@@ -305,14 +308,14 @@ Resources:
     Properties: {CidrBlock: 10.0.0.0/16}
 """
     with pytest.raises(UnsupportedResourceTypeError) as info:
-        deploy_template(aws, write(tmp_path, template), None, "unknown")
+        deploy_template(aws, write(tmp_path, template), None, "ldr-unknown")
     assert info.value.types == {"Topic": "AWS::SNS::Topic", "Vpc": "AWS::EC2::VPC"}
     assert "Topic (AWS::SNS::Topic)" in str(info.value)
     names = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
-    assert "never-created" not in names
+    assert "ldr-never-created" not in names
 
 
-def test_circular_dependencies_are_named(aws: MotoEndpoint, tmp_path: Path) -> None:
+def test_circular_dependencies_are_named(aws: BareEndpoint, tmp_path: Path) -> None:
     template = """
 Resources:
   A:
@@ -323,16 +326,17 @@ Resources:
     Properties: {RedrivePolicy: {deadLetterTargetArn: !GetAtt A.Arn, maxReceiveCount: 3}}
 """
     with pytest.raises(CircularDependencyError, match="A, B"):
-        deploy_template(aws, write(tmp_path, template), None, "cycle")
+        deploy_template(aws, write(tmp_path, template), None, "ldr-cycle")
 
 
-def test_unknown_references_and_attributes_are_named(aws: MotoEndpoint, tmp_path: Path) -> None:
+def test_unknown_references_and_attributes_are_named(aws: BareEndpoint, tmp_path: Path) -> None:
+    queue = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+    template = write(tmp_path, queue + "    Properties: {QueueName: !Ref Missing}\n")
     with pytest.raises(IntrinsicError, match="refers to unknown 'Missing'"):
-        deploy_template(aws, write(tmp_path, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
-                                   "    Properties: {QueueName: !Ref Missing}\n"), None, "ref1")  # fmt: skip
+        deploy_template(aws, template, None, "ldr-ref1")
+    template = write(tmp_path, queue + "Outputs:\n  X: {Value: !GetAtt Q.Nope}\n")
     with pytest.raises(IntrinsicError, match=r"Q\.Nope: unknown attribute"):
-        deploy_template(aws, write(tmp_path, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
-                                   "Outputs:\n  X: {Value: !GetAtt Q.Nope}\n"), None, "ref2")  # fmt: skip
+        deploy_template(aws, template, None, "ldr-ref2")
 
 
 SAM = """
@@ -392,11 +396,11 @@ Outputs:
 """
 
 
-def test_sam_globals_auto_publish_alias_events_and_generated_roles(aws: MotoEndpoint, tmp_path: Path) -> None:
-    stack = deploy_template(aws, write(tmp_path, SAM), None, "sam")
+def test_sam_globals_auto_publish_alias_events_and_generated_roles(aws: BareEndpoint, tmp_path: Path) -> None:
+    stack = deploy_template(aws, write(tmp_path, SAM), None, "ldr-sam")
     lam, events, sfn = aws.client("lambda"), aws.client("events"), aws.client("stepfunctions")
     name = stack.resources["Fn"]
-    assert name.startswith("sam-Fn-")
+    assert name.startswith("ldr-sam-Fn-")
     conf = lam.get_function_configuration(FunctionName=name)
     assert conf["Timeout"] == 5
     assert conf["Environment"]["Variables"] == {"SHARED": "from-globals", "OVERRIDDEN": "resource"}
@@ -423,12 +427,12 @@ def test_sam_globals_auto_publish_alias_events_and_generated_roles(aws: MotoEndp
     assert custom["InputPath"] == "$.detail"
 
 
-def test_unsupported_properties_are_named(aws: MotoEndpoint, tmp_path: Path) -> None:
+def test_unsupported_properties_are_named(aws: BareEndpoint, tmp_path: Path) -> None:
     template = SAM.replace(
         "      AutoPublishAlias: live\n", "      DeploymentPreference: {Type: AllAtOnce}\n"
     )
     with pytest.raises(UnsupportedPropertyError, match="Fn: property DeploymentPreference"):
-        deploy_template(aws, write(tmp_path, template), None, "sam-bad")
+        deploy_template(aws, write(tmp_path, template), None, "ldr-sam-bad")
 
 
 def test_short_form_tags_and_dates_are_read_as_cloudformation_does(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def run_case(client: Any, target: str, case: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": case["name"],
         "passed": not problems,
-        "detail": "; ".join(problems) or f"ok (build {body.get('build')})",
+        "detail": "; ".join(problems) or (f"ok (build {body['build']})" if body.get("build") else "ok"),
     }
 
 
