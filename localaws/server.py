@@ -210,7 +210,7 @@ class LocalAws:
         with self._session_lock:
             if self._session is None:
                 self._session = boto3.session.Session(region_name=self.region, **DUMMY_CREDENTIALS)
-            config = Config(retries={"mode": "standard", "max_attempts": 3})
+            config = Config(retries={"mode": "standard", "total_max_attempts": 3})
             if "config" in kwargs:
                 config = config.merge(kwargs.pop("config"))
             return self._session.client(service_name, endpoint_url=self.endpoint_url, config=config, **kwargs)
@@ -239,7 +239,7 @@ class LocalAws:
             pool.submit(self._deliver, target_arn, payload, rule_name)
 
     def _deliver(self, target_arn: str, payload: str, rule_name: str) -> None:
-        config = Config(user_agent_appid=EVENTS_APP_ID, retries={"mode": "standard", "max_attempts": 3})
+        config = Config(user_agent_appid=EVENTS_APP_ID, retries={"mode": "standard", "total_max_attempts": 3})
         try:
             if target_arn.split(":")[2] == "states":
                 self.client("stepfunctions", config=config).start_execution(

@@ -305,7 +305,7 @@ def create_function_raw(aws: LocalAws, code: bytes) -> None:
 def _no_retries() -> Any:
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": 1})
+    return Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def _no_validation() -> Any:
