@@ -13,6 +13,7 @@ import pytest
 
 from examples import builds
 from examples.builds import VARIANTS, Edit, UnknownBuildError, build_zip
+from examples.configs import promotion_config
 from localaws.apigateway import MalformedProxyResponseError, map_proxy_response
 from localaws.loader import zip_directory
 
@@ -91,3 +92,21 @@ def test_cli_writes_the_same_bytes(tmp_path: Path) -> None:
     out = tmp_path / "v3.zip"
     assert builds.main(["greeting", "v3", "-o", str(out)]) == 0
     assert out.read_bytes() == build_zip("greeting", "v3")
+
+
+def test_promotion_configs_fill_in_stage_urls() -> None:
+    config = promotion_config("greeting", "http://127.0.0.1:5/abc/stage", "http://127.0.0.1:5/abc/prod")
+    assert config["stage"]["checks"][0]["url"] == "http://127.0.0.1:5/abc/stage/hello?name=ci"
+    assert config["prod"]["checks"][0]["url"] == "http://127.0.0.1:5/abc/prod/hello?name=ci"
+    assert config["tests"] == {"function_name": "greeting-api-tests"}
+    envs = promotion_config(
+        "greeting-envs",
+        "https://s1.execute-api.eu-west-1.amazonaws.com/stage",
+        "https://p1.execute-api.eu-west-1.amazonaws.com/prod",
+    )
+    assert (
+        envs["prod"]["checks"][0]["url"]
+        == "https://p1.execute-api.eu-west-1.amazonaws.com/prod/hello?name=ci"
+    )
+    assert envs["stage"]["function_name"] == "greeting-envs-stage"
+    assert envs["tests"]["events"][0]["payload"] == {"action": "greet", "name": "ci"}
