@@ -1,0 +1,231 @@
+"""Acquire Lock: one promotion per target function and per artifact, and the alias snapshot."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from acquire_lock.app import lambda_handler
+from promoter import locking
+from promoter.exceptions import (
+    ConfigurationError,
+    DuplicateRequest,
+    InvalidRequest,
+    PromotionLocked,
+    TargetNotFound,
+)
+from promoter.models import Plan
+
+from .support import (
+    EXECUTION,
+    OTHER_EXECUTION,
+    TABLE,
+    LambdaContext,
+    World,
+    load_event,
+    plan_document,
+    zip_bytes,
+)
+
+pytestmark = pytest.mark.unit
+
+KEY = "artifacts/greeting/build-42.zip"
+
+
+@pytest.fixture(autouse=True)
+def table(world: World) -> None:
+    world.table()
+
+
+@pytest.fixture
+def deployed(world: World) -> tuple[str, str]:
+    """greeting-api with STAGE on version 2 (10% on version 1) and PROD on version 1; one uploaded build."""
+    world.create_function("greeting-api", "v1")
+    first = world.publish("greeting-api")
+    second = world.publish("greeting-api", "v2")
+    world.create_alias("greeting-api", "STAGE", second, {first: 0.1})
+    world.create_alias("greeting-api", "PROD", first)
+    return world.put_artifact(KEY, zip_bytes("build 42"))
+
+
+def acquire(context: LambdaContext, plan: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = lambda_handler({"plan": plan, "state": "Acquire Lock"}, context)
+    return result
+
+
+def test_lock_is_taken_and_aliases_snapshotted(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given a resolved plan, when the lock is acquired, then the function is locked by this execution until
+    now + lock_timeout_seconds, the request is RUNNING, and the snapshot holds each alias's version and
+    weights."""
+    version_id, etag = deployed
+    before = int(time.time())
+
+    result = acquire(context, plan_document(version_id=version_id, etag=etag))
+
+    assert result["owner"] == EXECUTION
+    assert result["functions"] == ["greeting-api"]
+    assert before + 3600 <= result["expires_at"] <= int(time.time()) + 3600
+    snapshot = {
+        s["alias"]: (s["function_version"], s["additional_version_weights"]) for s in result["snapshot"]
+    }
+    assert snapshot == {"STAGE": ("2", {"1": 0.1}), "PROD": ("1", {})}
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == EXECUTION
+    assert int(lock["expires_at"]["N"]) == result["expires_at"]
+    request = world.item("REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b", "REQUEST")
+    assert request is not None
+    assert request["status"]["S"] == "RUNNING"
+    assert request["artifact"]["S"] == f"s3://promoter-artifacts-example/{KEY}#{version_id}"
+
+
+def test_retry_by_the_same_execution_succeeds(deployed: tuple[str, str], context: LambdaContext) -> None:
+    """Given this execution already holds the lock, when the step is retried, then it succeeds again."""
+    plan = plan_document(version_id=deployed[0])
+    acquire(context, plan)
+
+    assert acquire(context, plan)["owner"] == EXECUTION
+
+
+def test_same_artifact_in_another_execution_is_a_duplicate(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given an execution promoting an artifact, when a second execution (a duplicate delivery of the same
+    upload, so the same request id) tries to lock, then DuplicateRequest names the first execution and the
+    first execution's lock is untouched."""
+    acquire(context, plan_document(version_id=deployed[0]))
+
+    with pytest.raises(DuplicateRequest, match=f"already running in execution {EXECUTION}"):
+        acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
+
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == EXECUTION
+
+
+def test_other_artifact_on_a_locked_function_is_promotion_locked(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given an execution promoting one build, when another execution with a different build (another request
+    id) tries to lock the same function, then PromotionLocked names the holder and nothing of it is
+    written."""
+    acquire(context, plan_document(version_id=deployed[0]))
+    other_version, _ = world.put_artifact(KEY, zip_bytes("build 43"))
+    other = plan_document(version_id=other_version, execution_id=OTHER_EXECUTION, request_id="b" * 32)
+
+    with pytest.raises(PromotionLocked, match=f"'greeting-api' is being promoted by execution {EXECUTION}"):
+        acquire(context, other)
+
+    assert world.item("REQUEST#greeting#" + "b" * 32, "REQUEST") is None
+
+
+def test_a_succeeded_request_is_still_a_duplicate(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given a promotion of this artifact that succeeded (lock released), when the same upload is delivered
+    again, then DuplicateRequest says it already succeeded."""
+    plan = plan_document(version_id=deployed[0])
+    acquire(context, plan)
+    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "SUCCEEDED", {})
+    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+
+    with pytest.raises(DuplicateRequest, match="already succeeded"):
+        acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
+
+
+def test_a_failed_request_may_run_again(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given a promotion of this artifact that FAILED and released its lock, when a new execution promotes the
+    same artifact, then it gets the lock and the request is RUNNING under the new owner."""
+    plan = plan_document(version_id=deployed[0])
+    acquire(context, plan)
+    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "FAILED", {"failed_state": "Run Tests"})
+    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+
+    result = acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
+
+    assert result["owner"] == OTHER_EXECUTION
+    request = world.item("REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b", "REQUEST")
+    assert request is not None
+    assert (request["status"]["S"], request["owner"]["S"]) == ("RUNNING", OTHER_EXECUTION)
+
+
+def test_an_expired_lock_can_be_taken(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given a lock whose holder died two hours ago (lock timeout one hour), when another execution with a
+    different build locks the function, then it takes the lock over."""
+    stale = Plan.model_validate(plan_document(version_id=deployed[0]))
+    locking.acquire(world.dynamodb, TABLE, stale, now=time.time() - 7200)
+    other_version, _ = world.put_artifact(KEY, zip_bytes("build 43"))
+
+    result = acquire(
+        context, plan_document(version_id=other_version, execution_id=OTHER_EXECUTION, request_id="c" * 32)
+    )
+
+    assert result["owner"] == OTHER_EXECUTION
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == OTHER_EXECUTION
+
+
+def test_separate_prod_function_locks_both_functions(world: World, context: LambdaContext) -> None:
+    """Given the per-environment config, when the lock is acquired, then both functions are locked and both
+    'live' aliases are in the snapshot."""
+    for name in ("greeting-envs-stage", "greeting-envs-prod"):
+        world.create_function(name)
+        world.create_alias(name, "live", world.publish(name))
+    version_id, _ = world.put_artifact("artifacts/greeting-envs/build-1.zip", zip_bytes("envs"))
+    plan = plan_document(
+        version_id=version_id,
+        key="artifacts/greeting-envs/build-1.zip",
+        config=load_event("promotion_config_per_environment"),
+    )
+
+    result = acquire(context, plan)
+
+    assert result["functions"] == ["greeting-envs-prod", "greeting-envs-stage"]
+    assert {(s["function_name"], s["alias"]) for s in result["snapshot"]} == {
+        ("greeting-envs-stage", "live"),
+        ("greeting-envs-prod", "live"),
+    }
+    for name in result["functions"]:
+        lock = world.item(f"LOCK#{name}", "LOCK")
+        assert lock is not None
+        assert lock["owner"]["S"] == EXECUTION
+
+
+def test_alias_deleted_since_resolve_is_target_not_found(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given PROD was deleted after Resolve Request, when the snapshot is taken, then TargetNotFound."""
+    world.lambda_.delete_alias(FunctionName="greeting-api", Name="PROD")
+
+    with pytest.raises(TargetNotFound, match="alias 'greeting-api:PROD' does not exist"):
+        acquire(context, plan_document(version_id=deployed[0]))
+
+
+def test_sample_input_parses_but_a_plan_without_config_is_invalid(context: LambdaContext) -> None:
+    """Given the input without the plan's config, when invoked, then InvalidRequest names plan.config."""
+    event = load_event("tasks/acquire_lock")
+    del event["plan"]["config"]
+
+    with pytest.raises(InvalidRequest) as raised:
+        lambda_handler(event, context)
+
+    assert raised.value.field == "plan.config"
+
+
+def test_missing_table_name_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, world: World, context: LambdaContext
+) -> None:
+    """Given TABLE_NAME is not set, when invoked, then ConfigurationError names TABLE_NAME."""
+    monkeypatch.delenv("TABLE_NAME")
+
+    with pytest.raises(ConfigurationError, match="TABLE_NAME"):
+        lambda_handler(load_event("tasks/acquire_lock"), context)

@@ -1,0 +1,159 @@
+"""Publish Version / Publish Prod Version: exactly the deployed code, reusing an identical latest version."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from promoter.aws import client
+from promoter.exceptions import CodeChangedConcurrently, CodeMismatch, InvalidRequest
+from publish_version.app import lambda_handler
+
+from .support import LambdaContext, World, code_sha256, load_event, zip_bytes
+
+pytestmark = pytest.mark.unit
+
+BUILD = zip_bytes("build 42")
+
+
+def deploy_result(world: World, data: bytes = BUILD, function_name: str = "greeting-api") -> dict[str, Any]:
+    """What Deploy Code and Get Code Update Status leave in ``$.deploy`` after deploying ``data``."""
+    response = world.lambda_.update_function_code(FunctionName=function_name, ZipFile=data)
+    return {
+        **load_event("tasks/publish_version")["deploy"],
+        "function_name": function_name,
+        "code_sha256": response["CodeSha256"],
+        "revision_id": response["RevisionId"],
+    }
+
+
+def publish(
+    context: LambdaContext, deploy: dict[str, Any], expected_sha256: str | None = None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"deploy": deploy}
+    if expected_sha256 is not None:
+        event["expected_sha256"] = expected_sha256
+    result: dict[str, Any] = lambda_handler(event, context)
+    return result
+
+
+@pytest.fixture
+def function(world: World) -> World:
+    """greeting-api with versions 1 and 2 published from older code."""
+    world.create_function("greeting-api", "v1")
+    world.publish("greeting-api")
+    world.publish("greeting-api", "v2")
+    return world
+
+
+def test_new_code_is_published_as_a_new_version(function: World, context: LambdaContext) -> None:
+    """Given new code deployed, when published, then version 3 has exactly that code (reused=False)."""
+    deploy = deploy_result(function)
+
+    result = publish(context, deploy)
+
+    assert result == {
+        "function_name": "greeting-api",
+        "version": "3",
+        "code_sha256": code_sha256(BUILD),
+        "qualified_arn": "arn:aws:lambda:us-east-1:123456789012:function:greeting-api:3",
+        "reused": False,
+    }
+    assert function.versions("greeting-api") == ["1", "2", "3"]
+
+
+def test_latest_version_with_the_same_code_is_reused(function: World, context: LambdaContext) -> None:
+    """Given the latest published version already has the deployed code (a retry, or the same bytes
+    re-uploaded), when published, then that version is returned with reused=True and nothing new is
+    published."""
+    deploy = deploy_result(function, zip_bytes("v2"))
+
+    result = publish(context, deploy)
+
+    assert (result["version"], result["reused"]) == ("2", True)
+    assert function.versions("greeting-api") == ["1", "2"]
+
+
+def test_retry_after_publishing_reuses_the_version(function: World, context: LambdaContext) -> None:
+    """Given the step published version 3 and is retried, when published again, then version 3 is reused."""
+    deploy = deploy_result(function)
+    first = publish(context, deploy)
+
+    again = publish(context, deploy)
+
+    assert (again["version"], again["reused"]) == (first["version"], True)
+    assert function.versions("greeting-api") == ["1", "2", "3"]
+
+
+def test_older_version_with_the_same_code_is_not_reused(function: World, context: LambdaContext) -> None:
+    """Given only an older version (1) has the deployed code, when published, then a new version is published:
+    only the latest version counts."""
+    deploy = deploy_result(function, zip_bytes("v1"))
+
+    result = publish(context, deploy)
+
+    assert (result["version"], result["reused"]) == ("3", False)
+
+
+def test_prod_code_that_differs_from_the_tested_code_is_code_mismatch(
+    function: World, context: LambdaContext
+) -> None:
+    """Given the prod function received code whose CodeSha256 differs from the tested stage version, when
+    published, then CodeMismatch and no version is published."""
+    deploy = deploy_result(function)
+
+    with pytest.raises(CodeMismatch, match=re.escape(code_sha256(zip_bytes("tested code")))):
+        publish(context, deploy, expected_sha256=code_sha256(zip_bytes("tested code")))
+
+    assert function.versions("greeting-api") == ["1", "2"]
+
+
+def test_prod_code_equal_to_the_tested_code_is_published(function: World, context: LambdaContext) -> None:
+    """Given the prod function received the tested bytes, when published with expected_sha256, then it is."""
+    deploy = deploy_result(function)
+
+    assert publish(context, deploy, expected_sha256=code_sha256(BUILD))["version"] == "3"
+
+
+@pytest.mark.parametrize("code", ["PreconditionFailedException", "InvalidParameterValueException"])
+def test_code_changed_since_the_deploy_is_code_changed_concurrently(
+    function: World, code: str, context: LambdaContext
+) -> None:
+    """Given the function changed after this execution's deploy, when published, then CodeChangedConcurrently.
+
+    Stubber: moto ignores PublishVersion's RevisionId/CodeSha256 guards. ListVersionsByFunction is answered
+    with moto's own listing; only PublishVersion's refusal (412 / 400 as AWS sends them) is made up."""
+    deploy = deploy_result(function)
+    listing = function.lambda_.list_versions_by_function(FunctionName="greeting-api")
+    listing.pop("ResponseMetadata")
+    with Stubber(client("lambda")) as stub:
+        stub.add_response("list_versions_by_function", listing, {"FunctionName": "greeting-api"})
+        stub.add_client_error(
+            "publish_version",
+            service_error_code=code,
+            service_message="The Revision Id provided does not match the latest Revision Id.",
+            http_status_code=412 if code.startswith("Precondition") else 400,
+            expected_params={
+                "FunctionName": "greeting-api",
+                "CodeSha256": deploy["code_sha256"],
+                "RevisionId": deploy["revision_id"],
+                "Description": f"lambda-promoter code {deploy['code_sha256'][:12]}",
+            },
+        )
+        with pytest.raises(CodeChangedConcurrently, match="changed since this execution deployed it"):
+            publish(context, deploy)
+        stub.assert_no_pending_responses()
+
+
+def test_deploy_without_code_sha_is_an_invalid_request(context: LambdaContext) -> None:
+    """Given a deploy result without code_sha256, when invoked, then InvalidRequest names that field."""
+    event = load_event("tasks/publish_version")
+    del event["deploy"]["code_sha256"]
+
+    with pytest.raises(InvalidRequest) as raised:
+        lambda_handler(event, context)
+
+    assert raised.value.field == "deploy.code_sha256"

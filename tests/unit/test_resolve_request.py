@@ -1,0 +1,362 @@
+"""Resolve Request: the three trigger shapes, the config, the pinned artifact and the targets."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from promoter.exceptions import (
+    ArtifactNotFound,
+    ConfigNotFound,
+    ConfigurationError,
+    InvalidConfig,
+    InvalidRequest,
+    TargetNotFound,
+)
+from resolve_request.app import lambda_handler
+
+from .support import BUCKET, EXECUTION, LambdaContext, World, config_document, load_event, zip_bytes
+
+pytestmark = pytest.mark.unit
+
+KEY = "artifacts/greeting/build-42.zip"
+
+
+@pytest.fixture
+def greeting(world: World) -> tuple[str, str]:
+    """The app of events/promotion_config.json deployed: functions, aliases, config and one uploaded build.
+
+    Returns the build's (version id, etag).
+    """
+    world.create_function("greeting-api")
+    version = world.publish("greeting-api")
+    world.create_alias("greeting-api", "STAGE", version)
+    world.create_alias("greeting-api", "PROD", version)
+    world.create_function("greeting-api-tests")
+    world.put_config("greeting", config_document())
+    return world.put_artifact(KEY, zip_bytes("build 42"))
+
+
+def s3_event(version_id: str, etag: str) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("s3_object_created")
+    event["detail"]["object"].update({"version-id": version_id, "etag": etag})
+    return event
+
+
+def requested_event(version_id: str) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("promotion_requested")
+    event["detail"]["artifact"]["version_id"] = version_id
+    return event
+
+
+def resolve(trigger: Any, context: LambdaContext) -> dict[str, Any]:
+    plan: dict[str, Any] = lambda_handler({"input": trigger, "execution_id": EXECUTION}, context)["plan"]
+    return plan
+
+
+# --- the three triggers ---------------------------------------------------------------------------------
+
+
+def test_three_trigger_shapes_resolve_to_the_same_plan(
+    greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given one uploaded build, when it arrives as an S3 event, a Promotion Requested event and a manual
+    start,
+    then all three plans name the same pinned artifact, config and request id; only source/reason differ."""
+    version_id, etag = greeting
+
+    plans = {
+        "s3": resolve(s3_event(version_id, etag), context),
+        "event": resolve(requested_event(version_id), context),
+        "manual": resolve(load_event("manual_start"), context),
+    }
+
+    expected_artifact = {"bucket": BUCKET, "key": KEY, "version_id": version_id, "etag": etag}
+    for source, plan in plans.items():
+        assert plan["source"] == source
+        assert plan["artifact"] == expected_artifact
+        assert plan["app"] == "greeting"
+        assert plan["execution_id"] == EXECUTION
+        assert plan["separate_prod_function"] is False
+        assert plan["config"]["stage"] == {**plans["s3"]["config"]["stage"]}
+    assert len({p["request_id"] for p in plans.values()}) == 1
+    assert len({repr(p["config"]) for p in plans.values()}) == 1
+    assert plans["manual"]["reason"] == "hotfix promoted by hand"
+    assert plans["event"]["reason"] == "release 2026.11.22 approved in the change board"
+    assert plans["s3"]["reason"] is None
+
+
+def test_manual_start_pins_the_version_that_is_current_now(
+    world: World, greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given a manual start without a version id, when it is resolved, then the plan names the object's
+    current
+    version, so a later upload does not change what this execution deploys."""
+    first_version, _ = greeting
+    plan = resolve(load_event("manual_start"), context)
+    world.put_artifact(KEY, zip_bytes("build 43"))
+
+    assert plan["artifact"]["version_id"] == first_version
+
+
+def test_same_artifact_gives_same_request_id_and_a_new_version_a_new_one(
+    world: World, greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given the same build delivered twice and then a re-upload under the same key, when each is resolved,
+    then the duplicate delivery has the same request id and the new object version a different one."""
+    version_id, etag = greeting
+    first = resolve(s3_event(version_id, etag), context)["request_id"]
+    again = resolve(s3_event(version_id, etag), context)["request_id"]
+    new_version, new_etag = world.put_artifact(KEY, zip_bytes("build 43"))
+
+    newer = resolve(s3_event(new_version, new_etag), context)["request_id"]
+
+    assert first == again
+    assert newer != first
+
+
+def test_manual_request_id_is_taken_as_given(greeting: tuple[str, str], context: LambdaContext) -> None:
+    """Given a manual start that names its own request id, when it is resolved, then that id is the plan's."""
+    trigger = {**load_event("manual_start"), "request_id": "change-4711"}
+
+    assert resolve(trigger, context)["request_id"] == "change-4711"
+
+
+def test_separate_prod_function_config_is_resolved(world: World, context: LambdaContext) -> None:
+    """Given the per-environment config (two functions, test events), when a build is resolved, then the plan
+    says prod is a separate function and carries the test events."""
+    for name in ("greeting-envs-stage", "greeting-envs-prod"):
+        world.create_function(name)
+        world.create_alias(name, "live", world.publish(name))
+    world.put_config("greeting-envs", load_event("promotion_config_per_environment"))
+    world.put_artifact("artifacts/greeting-envs/build-1.zip", zip_bytes("envs"))
+
+    plan = resolve(
+        {"app": "greeting-envs", "artifact": {"key": "artifacts/greeting-envs/build-1.zip"}}, context
+    )
+
+    assert plan["separate_prod_function"] is True
+    assert [e["name"] for e in plan["config"]["tests"]["events"]] == ["greets by name"]
+
+
+# --- InvalidRequest: the trigger is not something this stack acts on --------------------------------------
+
+
+def _s3(**object_fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("s3_object_created")
+    event["detail"]["object"].update(object_fields)
+    return event
+
+
+def _s3_bucket(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("s3_object_created")
+    event["detail"]["bucket"]["name"] = name
+    return event
+
+
+def _requested(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("promotion_requested")
+    event.update(changes)
+    return event
+
+
+def _requested_detail(**detail: Any) -> dict[str, Any]:
+    return _requested(detail=detail)
+
+
+BAD_TRIGGERS = [
+    pytest.param("promote greeting please", "input", id="not-an-object"),
+    pytest.param(["greeting"], "input", id="a-list"),
+    pytest.param(_requested(**{"detail-type": "Promotion Approved"}), "detail-type", id="wrong-detail-type"),
+    pytest.param(_requested(source="someone-else"), "detail-type", id="wrong-event-source"),
+    pytest.param(
+        {**load_event("s3_object_created"), "detail-type": "Object Deleted"}, "detail-type", id="s3-deleted"
+    ),
+    pytest.param(_s3(key="uploads/greeting/build-42.zip"), "detail.object.key", id="key-outside-artifacts"),
+    pytest.param(_s3(key="artifacts/build-42.zip"), "detail.object.key", id="key-without-app-folder"),
+    pytest.param(_s3(key="artifacts/greeting/build-42.tar.gz"), "detail.object.key", id="s3-key-not-zip"),
+    pytest.param(_s3(key="artifacts/bad app!/build-42.zip"), "detail.object.key", id="s3-bad-app-name"),
+    pytest.param(_s3_bucket("someone-elses-bucket"), "detail.bucket.name", id="s3-foreign-bucket"),
+    pytest.param(_s3(key=None), "detail.object.key", id="s3-missing-key"),
+    pytest.param(_s3_bucket(""), "detail.bucket.name", id="s3-missing-bucket"),
+    pytest.param(_requested(detail="greeting"), "detail", id="detail-not-an-object"),
+    pytest.param(_requested_detail(artifact={"key": KEY}), "detail.app", id="event-missing-app"),
+    pytest.param(_requested_detail(app="greeting"), "detail.artifact", id="event-missing-artifact"),
+    pytest.param({"artifact": {"key": KEY}}, "app", id="manual-missing-app"),
+    pytest.param({"app": "greeting"}, "artifact", id="manual-missing-artifact"),
+    pytest.param({"app": "greeting", "artifact": {}}, "artifact.key", id="manual-missing-key"),
+    pytest.param(
+        {"app": "greeting", "artifact": {"key": "artifacts/greeting/b.jar"}},
+        "artifact.key",
+        id="manual-not-zip",
+    ),
+    pytest.param({"app": "-greeting", "artifact": {"key": KEY}}, "app", id="manual-bad-app-name"),
+    pytest.param(
+        {"app": "greeting", "artifact": {"bucket": "someone-elses-bucket", "key": KEY}},
+        "artifact.bucket",
+        id="manual-foreign-bucket",
+    ),
+    pytest.param(
+        {"app": "greeting", "artifact": {"key": KEY}, "reason": "x" * 2000}, "reason", id="reason-too-long"
+    ),
+    pytest.param(
+        {"app": "greeting", "artifact": {"key": KEY}, "colour": "blue"}, "colour", id="manual-unknown-field"
+    ),
+]
+
+
+@pytest.mark.parametrize(("trigger", "field"), BAD_TRIGGERS)
+def test_bad_trigger_is_an_invalid_request_naming_the_field(
+    world: World, trigger: Any, field: str, context: LambdaContext
+) -> None:
+    """Given a trigger this stack cannot act on, when it is resolved, then InvalidRequest names the field."""
+    with pytest.raises(InvalidRequest) as raised:
+        resolve(copy.deepcopy(trigger), context)
+
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"{field}: ")
+
+
+def test_task_input_without_execution_id_is_an_invalid_request(context: LambdaContext) -> None:
+    """Given a task input without execution id, when invoked, then InvalidRequest names that field."""
+    with pytest.raises(InvalidRequest) as raised:
+        lambda_handler({"input": load_event("manual_start")}, context)
+
+    assert raised.value.field == "execution_id"
+
+
+# --- InvalidConfig / ConfigNotFound -------------------------------------------------------------------------
+
+
+def _without(document: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != key}
+
+
+BAD_CONFIGS = [
+    pytest.param('{"app": "greeting", "stage": ', "(document)", "not valid JSON", id="bad-json"),
+    pytest.param(_without(config_document(), "tests"), "tests", "Field required", id="missing-tests"),
+    pytest.param(
+        config_document(stage={"function_name": "payments-api", "alias": "STAGE"}),
+        "stage.function_name",
+        "outside this stack's TargetFunctionPrefix 'greeting'",
+        id="stage-outside-prefix",
+    ),
+    pytest.param(
+        config_document(tests={"function_name": "other-tests"}),
+        "tests.function_name",
+        "outside this stack's TargetFunctionPrefix",
+        id="tests-outside-prefix",
+    ),
+    pytest.param(
+        config_document(prod={"function_name": "greeting-api", "alias": "STAGE"}),
+        "input",
+        "stage and prod name the same function alias",
+        id="same-alias-twice",
+    ),
+    pytest.param(
+        config_document(tests={"function_name": "greeting-api-tests", "events": [{"name": "x"}]}),
+        "tests",
+        "either 'function_name'",
+        id="tests-both-kinds",
+    ),
+    pytest.param(config_document(tests={}), "tests", "either 'function_name'", id="tests-neither-kind"),
+    pytest.param(
+        config_document(app="greeting-envs"), "app", "stored for 'greeting'", id="config-for-another-app"
+    ),
+    pytest.param(
+        config_document(lock_timeout_seconds=5), "lock_timeout_seconds", "greater than", id="lock-too-short"
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "field", "reason"), BAD_CONFIGS)
+def test_bad_config_is_invalid_config_naming_the_field(
+    world: World, greeting: tuple[str, str], document: Any, field: str, reason: str, context: LambdaContext
+) -> None:
+    """Given a stored config with a problem, when a build is resolved, then InvalidConfig names the field."""
+    world.put_config("greeting", document)
+
+    with pytest.raises(InvalidConfig) as raised:
+        resolve(load_event("manual_start"), context)
+
+    assert (raised.value.app, raised.value.field) == ("greeting", field)
+    assert reason in raised.value.reason
+
+
+def test_app_without_config_is_config_not_found(world: World, context: LambdaContext) -> None:
+    """Given a build for an app that has no config, when it is resolved, then ConfigNotFound names the key."""
+    world.put_artifact("artifacts/unknown/build-1.zip", zip_bytes("x"))
+
+    with pytest.raises(ConfigNotFound, match=r"config/unknown\.json"):
+        resolve({"app": "unknown", "artifact": {"key": "artifacts/unknown/build-1.zip"}}, context)
+
+
+# --- ArtifactNotFound / TargetNotFound ----------------------------------------------------------------------
+
+
+def test_missing_object_is_artifact_not_found(greeting: tuple[str, str], context: LambdaContext) -> None:
+    """Given a manual start for a key nobody uploaded, when resolved, then ArtifactNotFound names it."""
+    trigger = {"app": "greeting", "artifact": {"key": "artifacts/greeting/build-99.zip"}}
+
+    with pytest.raises(ArtifactNotFound, match=r"build-99\.zip does not exist"):
+        resolve(trigger, context)
+
+
+def test_missing_object_version_is_artifact_not_found(
+    greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given an event naming a version id the bucket does not hold (the sample's), when resolved, then
+    ArtifactNotFound names that version."""
+    with pytest.raises(ArtifactNotFound, match=r"\(version IYV3p45BT0ac8hjHg1houSdS1a.Mro8e\)"):
+        resolve(load_event("promotion_requested"), context)
+
+
+def test_missing_test_function_is_target_not_found(world: World, context: LambdaContext) -> None:
+    """Given a config whose test function does not exist, when resolved, then TargetNotFound names it."""
+    world.create_function("greeting-api")
+    world.create_alias("greeting-api", "STAGE", world.publish("greeting-api"))
+    world.create_alias("greeting-api", "PROD", "1")
+    world.put_config("greeting", config_document())
+    world.put_artifact(KEY, zip_bytes("build 42"))
+
+    with pytest.raises(TargetNotFound, match=r"tests\.function_name 'greeting-api-tests' does not exist"):
+        resolve(load_event("manual_start"), context)
+
+
+def test_missing_alias_is_target_not_found(world: World, context: LambdaContext) -> None:
+    """Given a target function without the PROD alias, when resolved, then TargetNotFound names the alias."""
+    world.create_function("greeting-api")
+    world.create_alias("greeting-api", "STAGE", world.publish("greeting-api"))
+    world.create_function("greeting-api-tests")
+    world.put_config("greeting", config_document())
+    world.put_artifact(KEY, zip_bytes("build 42"))
+
+    with pytest.raises(TargetNotFound, match=r"prod\.alias 'greeting-api:PROD' does not exist"):
+        resolve(load_event("manual_start"), context)
+
+
+# --- ConfigurationError -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("ARTIFACT_BUCKET", None, id="missing"),
+        pytest.param("ARTIFACT_PREFIX", "artifacts", id="prefix-without-slash"),
+        pytest.param("TARGET_FUNCTION_PREFIX", "", id="empty"),
+    ],
+)
+def test_misconfigured_function_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, context: LambdaContext
+) -> None:
+    """Given the function's environment lacks or garbles a variable, when invoked, then ConfigurationError
+    names that variable."""
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigurationError, match=f"environment variable {variable}"):
+        resolve(load_event("manual_start"), context)
