@@ -278,7 +278,9 @@ class ApiGatewayServer:
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._local = threading.local()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
 
     # lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> ApiGatewayServer:
@@ -325,20 +327,31 @@ class ApiGatewayServer:
 
     # clients -----------------------------------------------------------------------------------------
     def _client(self, service: str, read_timeout: float = 60.0) -> Any:
-        """One boto3 client per thread and service (clients are not shared across threads)."""
+        """Shared boto3 clients (thread-safe to use; creating them is not, hence the lock). A client holds
+        no API state, so sharing it caches nothing that a deploy or a stage update could make stale."""
         key = f"{service}:{read_timeout}"
-        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
-        if key not in clients:
-            session: Any = boto3.session.Session()  # service is a runtime string, not a stub Literal
-            clients[key] = session.client(
-                service,
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - the local AWS accepts any credentials
-                config=Config(read_timeout=read_timeout, connect_timeout=5, retries={"max_attempts": 1}),
-            )
-        return clients[key]
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                if self._session is None:
+                    self._session = boto3.session.Session(
+                        region_name=self.region,
+                        aws_access_key_id="testing",
+                        aws_secret_access_key="testing",  # noqa: S106 - the local AWS accepts any credentials
+                    )
+                session: Any = self._session  # service is a runtime string, not a stub Literal
+                client = session.client(
+                    service,
+                    endpoint_url=self.endpoint_url,
+                    config=Config(
+                        read_timeout=read_timeout,
+                        connect_timeout=5,
+                        retries={"max_attempts": 1},  # API Gateway does not retry an integration
+                        max_pool_connections=32,
+                    ),
+                )
+                self._clients[key] = client
+            return client
 
     # request handling --------------------------------------------------------------------------------
     def handle(
