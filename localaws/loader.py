@@ -831,9 +831,17 @@ class _Deployer:
                 raise ParameterError(name, f"{text!r} does not match AllowedPattern {pattern}")
             if ptype == "Number":
                 try:
-                    float(text)
+                    number = float(text)
                 except ValueError:
                     raise ParameterError(name, f"{text!r} is not a Number") from None
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    raise ParameterError(name, f"{text} is below MinValue {spec['MinValue']}")
+                if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    raise ParameterError(name, f"{text} is above MaxValue {spec['MaxValue']}")
+            if "MinLength" in spec and len(text) < int(spec["MinLength"]):
+                raise ParameterError(name, f"{text!r} is shorter than MinLength {spec['MinLength']}")
+            if "MaxLength" in spec and len(text) > int(spec["MaxLength"]):
+                raise ParameterError(name, f"{text!r} is longer than MaxLength {spec['MaxLength']}")
             values[name] = text.split(",") if ptype.startswith(("CommaDelimitedList", "List<")) else text
         return values
 
@@ -1253,9 +1261,7 @@ class _Deployer:
             )  # fmt: skip
             props["Role"] = role.attrs["Arn"]
         elif props.get("Policies"):
-            raise UnsupportedPropertyError(
-                logical, "Policies", "SAM ignores Policies when Role is set; remove one"
-            )
+            self.notes.append(f"{logical}: Policies ignored because Role is set (as SAM does)")
         if "Tracing" in props:
             props["TracingConfig"] = {"Mode": "Active" if props["Tracing"] == "Active" else "PassThrough"}
         if "DeadLetterQueue" in props:

@@ -193,6 +193,7 @@ Parameters:
   Retention:
     Type: Number
     Default: 7
+    MaxValue: 3653
 Mappings:
   Sizes:
     dev: {Memory: 128}
@@ -281,13 +282,16 @@ def test_parameter_overrides_and_conditions_true_branch(aws: BareEndpoint, tmp_p
         ({"Env": "qa"}, "parameter Env: 'qa' is not one of"),
         ({"Nope": "x"}, "parameter Nope: not declared"),
         ({"Retention": "many"}, "parameter Retention: 'many' is not a Number"),
+        ({"Retention": "9999"}, "parameter Retention: 9999 is above MaxValue 3653"),
     ],
 )
 def test_parameter_errors_name_the_parameter(
     aws: BareEndpoint, tmp_path: Path, overrides: dict[str, str], match: str
 ) -> None:
     with pytest.raises(ParameterError, match=match):
-        deploy_template(aws, write(tmp_path, INTRINSICS), overrides, f"ldr-bad-{next(iter(overrides))}")
+        deploy_template(
+            aws, write(tmp_path, INTRINSICS), overrides, f"ldr-bad-{next(iter(overrides.values()))}"
+        )
 
 
 def test_missing_parameter_without_default(aws: BareEndpoint, tmp_path: Path) -> None:
