@@ -12,7 +12,9 @@ started exactly that way, so LocalAws delivers those targets itself, asynchronou
   so it is recorded in ``api_calls`` with source ``events`` and can be faulted.
 
 S3's EventBridge events are rebuilt in the shape AWS sends (``detail.object.etag``, ``reason``
-``PutObject``/``CompleteMultipartUpload``, ISO ``time``) and go to the default bus only.
+``PutObject``/``CompleteMultipartUpload``, ISO ``time``) and go to the default bus only. moto also
+emits "Object Tags Added" and "Object ACL Updated" as side effects of PutObject and
+CompleteMultipartUpload; AWS does not, so those are only sent for PutObjectTagging/PutObjectAcl.
 Other target types keep moto's behaviour.
 """
 
@@ -31,10 +33,17 @@ from moto.events.models import Rule
 from moto.s3 import notifications as s3_notifications
 
 from . import _context
+from ._wsgi import current_request
 
 LOG = logging.getLogger(__name__)
 _ORIGINAL: dict[str, Any] = {}
 _OURS = ("states", "lambda")
+# moto event name -> the S3 operations that really emit it (others emit it as a side effect).
+_ONLY_FROM = {
+    "s3:ObjectAcl:Put": {"PutObjectAcl"},
+    "s3:ObjectTagging:Put": {"PutObjectTagging"},
+    "s3:ObjectTagging:Delete": {"DeleteObjectTagging"},
+}
 _S3_REASONS = {
     "s3:ObjectCreated:Put": "PutObject",
     "s3:ObjectCreated:Post": "PostObject",
@@ -163,6 +172,10 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
     if _context.get() is None:
         _ORIGINAL["send_event_bridge_message"](account_id, bucket, event_name, key)
         return
+    request = current_request()
+    operation = request.operation if request is not None else None
+    if event_name in _ONLY_FROM and operation not in _ONLY_FROM[event_name]:
+        return
     try:
         detail_object: dict[str, Any] = {
             "key": key.name,
@@ -188,7 +201,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
                 "request-id": uuid.uuid4().hex[:16].upper(),
                 "requester": account_id,
                 "source-ip-address": "127.0.0.1",
-                "reason": _S3_REASONS.get(event_name, event_name.split(":")[1]),
+                "reason": _reason(event_name, operation),
             },
         }
         backend = events_models.events_backends[account_id][bucket.region_name]
@@ -199,6 +212,12 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             rule.send_to_targets(event)
     except Exception:  # asynchronous on AWS: a delivery problem never fails the S3 request
         LOG.exception("S3 EventBridge notification failed")
+
+
+def _reason(event_name: str, operation: str | None) -> str:
+    if operation in ("PutObject", "CopyObject", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects"):
+        return "DeleteObject" if operation == "DeleteObjects" else operation
+    return _S3_REASONS.get(event_name, event_name.split(":")[1])
 
 
 def install() -> None:

@@ -6,12 +6,15 @@
   ``duration * wait_scale``, read at the moment the sleep starts, so tests can run a promotion
   whose ASL waits minutes in a fraction of a second, and change the scale at runtime.
 - JSONata expressions are evaluated with jsonata-python (moto ships no evaluator).
+- StartExecution without a name gets a generated one, as on AWS (moto's engine names every such
+  execution ``None``, so the second one fails with ExecutionAlreadyExists).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -19,6 +22,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
 from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from . import _context
 
@@ -79,6 +83,14 @@ def _eval_jsonata(expression: str) -> Any:
     return json.loads(json.dumps(result, default=list)) if result is not None else None
 
 
+def _start_execution(
+    self: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+) -> Any:
+    if not name and _context.get() is not None:
+        name = str(uuid.uuid4())
+    return _ORIGINAL["start_execution"](self, state_machine_arn, name, *args, **kwargs)
+
+
 def _engine_port() -> str:
     aws = _context.get()
     return str(aws.port) if aws is not None else _ORIGINAL["moto_server_port"]()
@@ -92,11 +104,13 @@ def install() -> None:
         retrier_time=retrier_decl.time,
         eval_jsonata=jsonata_module._eval_jsonata,
         moto_server_port=boto_client.moto_server_port,
+        start_execution=StepFunctionsParserBackend.start_execution,
     )
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
     jsonata_module._eval_jsonata = _eval_jsonata
     boto_client.moto_server_port = _engine_port
+    StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -106,4 +120,5 @@ def uninstall() -> None:
     retrier_decl.time = _ORIGINAL["retrier_time"]
     jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
     boto_client.moto_server_port = _ORIGINAL["moto_server_port"]
+    StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]
     _ORIGINAL.clear()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,6 +49,15 @@ _MAX_PARSED_BODY = 1024 * 1024
 _SIGNING_TO_SERVICE = {"states": "stepfunctions", "eventbridge": "events"}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
 _APP_ID = re.compile(r"app/(localaws#[\w.#-]+)")
+
+
+_current = threading.local()
+
+
+def current_request() -> RequestInfo | None:
+    """The request the calling server thread is handling (moto handles each on its own thread)."""
+    info: RequestInfo | None = getattr(_current, "info", None)
+    return info
 
 
 class RequestInfo:
@@ -103,7 +113,11 @@ class ApiMiddleware:
 
         if fault is not None:
             return _fault_response(info.service, fault, recording_start_response)
-        return self._app(environ, recording_start_response)
+        _current.info = info
+        try:
+            return self._app(environ, recording_start_response)
+        finally:
+            _current.info = None
 
     def _describe(self, environ: dict[str, Any]) -> RequestInfo:
         auth = environ.get("HTTP_AUTHORIZATION", "")
