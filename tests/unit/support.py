@@ -304,7 +304,7 @@ def http_endpoint(*answers: Answer) -> Iterator[Endpoint]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     endpoint.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

@@ -1,0 +1,243 @@
+"""Run Tests: a test Lambda or test events against the published version, never $LATEST or an alias.
+
+moto without Docker does not run function code: an Invoke returns the next answer queued with
+``queue_invoke_answers`` (moto's ``lambda-simple`` backend). It never reports a FunctionError, so a test
+function that raises is the one Invoke answer made up with botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from promoter.aws import client
+from promoter.exceptions import TestsFailed, TransientAwsError
+from run_tests.app import lambda_handler
+
+from .support import LambdaContext, World, load_event, plan_document, queue_invoke_answers
+
+pytestmark = pytest.mark.unit
+
+QUALIFIED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:greeting-api:7"
+VERSION = load_event("tasks/run_tests")["version"]
+GREETS = load_event("promotion_config_per_environment")["tests"]
+
+
+@pytest.fixture
+def invoked(world: World) -> list[dict[str, Any]]:
+    """greeting-api and its test function exist; returns the Invoke calls the code makes (observed only)."""
+    world.create_function("greeting-api")
+    world.create_function("greeting-api-tests")
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append({"FunctionName": params["FunctionName"], "Payload": json.loads(params["Payload"])})
+
+    client("lambda").meta.events.register("provide-client-params.lambda.Invoke", record)
+    return calls
+
+
+def run(context: LambdaContext, tests: dict[str, Any] | None = None) -> dict[str, Any]:
+    plan = plan_document(version_id="v")
+    if tests is not None:
+        plan["config"]["tests"] = tests
+    result: dict[str, Any] = lambda_handler({"plan": plan, "version": VERSION}, context)
+    return result
+
+
+def function_error(payload: dict[str, Any]) -> dict[str, Any]:
+    """Lambda's Invoke answer when the invoked function raised (HTTP 200, FunctionError Unhandled)."""
+    raw = json.dumps(payload).encode()
+    return {
+        "StatusCode": 200,
+        "FunctionError": "Unhandled",
+        "ExecutedVersion": "$LATEST",
+        "Payload": StreamingBody(io.BytesIO(raw), len(raw)),
+    }
+
+
+# --- a test Lambda --------------------------------------------------------------------------------------
+
+
+def test_test_function_gets_the_qualified_arn_and_its_pass_is_returned(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given a test Lambda that passes, when the tests run, then it was invoked with the published version's
+    qualified ARN and its summary and cases are the result."""
+    queue_invoke_answers(
+        {"passed": True, "summary": "3 of 3 passed", "results": [{"name": "greets", "passed": True}]}
+    )
+
+    result = run(context)
+
+    assert invoked == [
+        {
+            "FunctionName": "greeting-api-tests",
+            "Payload": {
+                "app": "greeting",
+                "function_name": "greeting-api",
+                "version": "7",
+                "qualified_arn": QUALIFIED_ARN,
+            },
+        }
+    ]
+    assert result == {
+        "passed": True,
+        "summary": "3 of 3 passed",
+        "results": [{"name": "greets", "passed": True, "detail": ""}],
+    }
+
+
+def test_test_function_reporting_failure_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given a test Lambda that answers passed=false, when the tests run, then TestsFailed names
+    the failed case."""
+    queue_invoke_answers(
+        {
+            "passed": False,
+            "summary": "1 of 3 cases failed",
+            "results": [
+                {"name": "greets", "passed": True},
+                {"name": "says goodbye", "passed": False, "detail": "got 500"},
+            ],
+        }
+    )
+
+    with pytest.raises(
+        TestsFailed, match=r"version 7 of 'greeting-api': 1 of 3 cases failed\. says goodbye: got 500"
+    ):
+        run(context)
+
+
+def test_test_function_without_a_verdict_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given a test Lambda that answers without a boolean 'passed', when the tests run, then TestsFailed."""
+    queue_invoke_answers({"passed": "yes"})
+
+    with pytest.raises(TestsFailed, match="returned no boolean 'passed'"):
+        run(context)
+
+
+def test_test_function_that_raises_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given a test Lambda that raises, when the tests run, then TestsFailed carries its error
+    type and message.
+
+    Stubber: the FunctionError answer (moto's simple Lambda never reports one)."""
+    with Stubber(client("lambda")) as stub:
+        stub.add_response(
+            "invoke",
+            function_error({"errorType": "AssertionError", "errorMessage": "expected 200, got 502"}),
+        )
+        with pytest.raises(TestsFailed, match="AssertionError: expected 200, got 502"):
+            run(context)
+
+
+def test_throttled_invoke_is_transient(invoked: list[dict[str, Any]], context: LambdaContext) -> None:
+    """Given Invoke is throttled, when the tests run, then TransientAwsError (retried), not TestsFailed.
+
+    Stubber: moto never throttles."""
+    with Stubber(client("lambda")) as stub:
+        stub.add_client_error("invoke", "TooManyRequestsException", http_status_code=429)
+        with pytest.raises(TransientAwsError, match="Invoke greeting-api-tests"):
+            run(context)
+
+
+# --- test events ------------------------------------------------------------------------------------------
+
+
+def test_test_events_are_sent_to_the_published_version(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given test events and a version that answers as expected, when the tests run, then every event went to
+    the qualified ARN (not $LATEST, not an alias) and all pass."""
+    queue_invoke_answers({"statusCode": 200, "body": "Hello, ci!"})
+
+    result = run(context, GREETS)
+
+    assert invoked == [{"FunctionName": QUALIFIED_ARN, "Payload": {"action": "greet", "name": "ci"}}]
+    assert result["passed"] is True
+    assert result["summary"] == "1 of 1 test events passed"
+
+
+def test_wrong_status_in_the_answer_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the version answers statusCode 500, when the tests run, then TestsFailed names event and
+    field."""
+    queue_invoke_answers({"statusCode": 500, "body": "Hello, ci"})
+
+    with pytest.raises(TestsFailed, match=r"greets by name: payload\.statusCode: expected 200, got 500"):
+        run(context, GREETS)
+
+
+def test_missing_field_in_the_answer_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the version answers without statusCode, when the tests run, then TestsFailed says it is
+    missing."""
+    queue_invoke_answers({"body": "Hello, ci"})
+
+    with pytest.raises(TestsFailed, match=r"payload\.statusCode: missing"):
+        run(context, GREETS)
+
+
+def test_body_without_the_expected_text_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the version's body lacks the expected text, when the tests run, then TestsFailed quotes
+    the body."""
+    queue_invoke_answers({"statusCode": 200, "body": "Goodbye"})
+
+    with pytest.raises(TestsFailed, match="body does not contain 'Hello, ci': 'Goodbye'"):
+        run(context, GREETS)
+
+
+def test_answer_that_is_not_json_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the version answers plain text, when the tests run, then TestsFailed (expected an object)."""
+    queue_invoke_answers("Internal Server Error")
+
+    with pytest.raises(TestsFailed, match="expected an object, got 'Internal Server Error'"):
+        run(context, GREETS)
+
+
+def test_one_failing_event_among_passing_ones_fails_the_run(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given three events of which the second fails, when the tests run, then all three ran and TestsFailed
+    reports 2 of 3 passed, naming only the failed one."""
+    tests = {
+        "events": [
+            {"name": f"case {i}", "payload": {"i": i}, "expect": {"statusCode": 200}} for i in range(1, 4)
+        ]
+    }
+    queue_invoke_answers({"statusCode": 200}, {"statusCode": 404}, {"statusCode": 200})
+
+    with pytest.raises(
+        TestsFailed, match=r"2 of 3 test events passed\. case 2: payload\.statusCode"
+    ) as raised:
+        run(context, tests)
+
+    assert len(invoked) == 3
+    assert "case 1" not in str(raised.value)
+
+
+def test_test_event_whose_version_raises_is_tests_failed(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the published version raises for a test event, when the tests run, then TestsFailed carries the
+    error. Stubber: the FunctionError answer."""
+    with Stubber(client("lambda")) as stub:
+        stub.add_response("invoke", function_error({"errorType": "KeyError", "errorMessage": "'name'"}))
+        with pytest.raises(TestsFailed, match="greets by name: KeyError: 'name'"):
+            run(context, GREETS)

@@ -1,0 +1,209 @@
+"""Update Stage Alias / Update Prod Alias: point the alias at the version, guarded by the snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from promoter.aws import client
+from promoter.exceptions import AliasChangedConcurrently, InvalidRequest, TargetNotFound, TransientAwsError
+from promoter.lambda_ops import get_alias_state, point_alias
+from update_alias.app import lambda_handler
+
+from .support import LambdaContext, World, alias_state, load_event, plan_document
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def function(world: World) -> World:
+    """greeting-api versions 1..3; STAGE on 2 with 20% on 1 (a canary in flight), PROD on 1."""
+    world.create_function("greeting-api", "v1")
+    world.publish("greeting-api")
+    world.publish("greeting-api", "v2")
+    world.publish("greeting-api", "v3")
+    world.create_alias("greeting-api", "STAGE", "2", {"1": 0.2})
+    world.create_alias("greeting-api", "PROD", "1")
+    return world
+
+
+SNAPSHOT = [alias_state("greeting-api", "STAGE", "2", {"1": 0.2}), alias_state("greeting-api", "PROD", "1")]
+
+
+def version(number: str, function_name: str = "greeting-api") -> dict[str, Any]:
+    return {
+        **load_event("tasks/update_alias")["version"],
+        "function_name": function_name,
+        "version": number,
+        "qualified_arn": f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}:{number}",
+    }
+
+
+def update(
+    context: LambdaContext,
+    target: str = "stage",
+    number: str = "3",
+    snapshot: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    event = {
+        "plan": plan_document(version_id="v"),
+        "target": target,
+        "version": version(number),
+        "snapshot": SNAPSHOT if snapshot is None else snapshot,
+    }
+    result: dict[str, Any] = lambda_handler(event, context)
+    return result
+
+
+def test_stage_alias_moves_to_the_version_and_loses_its_weights(
+    function: World, context: LambdaContext
+) -> None:
+    """Given STAGE on 2 with 20% on 1, when pointed at 3, then it serves only 3; PROD is untouched."""
+    result = update(context)
+
+    assert function.alias("greeting-api", "STAGE") == ("3", {})
+    assert function.alias("greeting-api", "PROD") == ("1", {})
+    assert result["changed"] is True
+    assert result["version"] == "3"
+    assert result["previous"]["function_version"] == "2"
+    assert result["previous"]["additional_version_weights"] == {"1": 0.2}
+
+
+def test_prod_target_moves_the_prod_alias(function: World, context: LambdaContext) -> None:
+    """Given target prod, when updated, then PROD points at the version and STAGE is untouched."""
+    update(context, target="prod")
+
+    assert function.alias("greeting-api", "PROD") == ("3", {})
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
+
+
+def test_second_update_is_idempotent(function: World, context: LambdaContext) -> None:
+    """Given the alias already moved (the step is retried), when updated again, then nothing is written:
+    changed=False and the alias's RevisionId stays the same."""
+    update(context)
+    revision = function.lambda_.get_alias(FunctionName="greeting-api", Name="STAGE")["RevisionId"]
+
+    again = update(context)
+
+    assert again["changed"] is False
+    assert function.alias("greeting-api", "STAGE") == ("3", {})
+    assert function.lambda_.get_alias(FunctionName="greeting-api", Name="STAGE")["RevisionId"] == revision
+
+
+def test_point_alias_twice_changes_once(function: World) -> None:
+    """Given point_alias on a snapshot, when called twice, then the first changes and the second does not."""
+    before = get_alias_state(function.lambda_, "greeting-api", "STAGE")
+
+    first = point_alias(function.lambda_, before, "3")
+    second = point_alias(function.lambda_, before, "3")
+
+    assert (first.changed, second.changed) == (True, False)
+    assert get_alias_state(function.lambda_, "greeting-api", "STAGE").additional_version_weights == {}
+
+
+def test_alias_moved_since_the_snapshot_is_alias_changed_concurrently(
+    function: World, context: LambdaContext
+) -> None:
+    """Given someone moved STAGE to version 1 after the snapshot, when updated, then AliasChangedConcurrently
+    and the alias is left where that person put it."""
+    function.lambda_.update_alias(
+        FunctionName="greeting-api",
+        Name="STAGE",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {}},
+    )
+
+    with pytest.raises(AliasChangedConcurrently, match="'greeting-api:STAGE' moved to 1"):
+        update(context)
+
+    assert function.alias("greeting-api", "STAGE") == ("1", {})
+
+
+def test_weights_changed_since_the_snapshot_is_alias_changed_concurrently(
+    function: World, context: LambdaContext
+) -> None:
+    """Given only STAGE's canary weight changed after the snapshot, when updated, then
+    AliasChangedConcurrently."""
+    function.lambda_.update_alias(
+        FunctionName="greeting-api", Name="STAGE", RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}
+    )
+
+    with pytest.raises(AliasChangedConcurrently):
+        update(context)
+
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.5})
+
+
+def test_alias_changed_during_the_update_is_alias_changed_concurrently(
+    function: World, context: LambdaContext
+) -> None:
+    """Given the alias changes between the read and the write, when updated, then AliasChangedConcurrently.
+
+    Stubber: moto ignores UpdateAlias's RevisionId. GetAlias is answered with moto's own alias; only
+    UpdateAlias's 412 PreconditionFailedException is made up."""
+    current = function.lambda_.get_alias(FunctionName="greeting-api", Name="STAGE")
+    current.pop("ResponseMetadata")
+    with Stubber(client("lambda")) as stub:
+        stub.add_response("get_alias", current, {"FunctionName": "greeting-api", "Name": "STAGE"})
+        stub.add_client_error(
+            "update_alias",
+            "PreconditionFailedException",
+            http_status_code=412,
+            expected_params={
+                "FunctionName": "greeting-api",
+                "Name": "STAGE",
+                "FunctionVersion": "3",
+                "RoutingConfig": {"AdditionalVersionWeights": {}},
+                "RevisionId": current["RevisionId"],
+            },
+        )
+        with pytest.raises(AliasChangedConcurrently, match="changed while it was being updated"):
+            update(context)
+
+
+def test_deleted_alias_is_target_not_found(function: World, context: LambdaContext) -> None:
+    """Given STAGE was deleted, when updated, then TargetNotFound names the alias."""
+    function.lambda_.delete_alias(FunctionName="greeting-api", Name="STAGE")
+
+    with pytest.raises(TargetNotFound, match="alias 'greeting-api:STAGE' does not exist"):
+        update(context)
+
+
+def test_snapshot_without_the_alias_is_an_invalid_request(function: World, context: LambdaContext) -> None:
+    """Given a snapshot that lacks STAGE, when updated, then InvalidRequest names 'snapshot'.
+    Nothing moves."""
+    with pytest.raises(InvalidRequest) as raised:
+        update(context, snapshot=[alias_state("greeting-api", "PROD", "1")])
+
+    assert raised.value.field == "snapshot"
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
+
+
+def test_version_of_another_function_is_an_invalid_request(world: World, context: LambdaContext) -> None:
+    """Given the per-environment config and the stage function's version, when the prod alias is updated, then
+    InvalidRequest names version.function_name (a version of one function cannot serve another's alias)."""
+    config = load_event("promotion_config_per_environment")
+    event = {
+        "plan": plan_document(version_id="v", config=config),
+        "target": "prod",
+        "version": version("3", function_name="greeting-envs-stage"),
+        "snapshot": [
+            alias_state("greeting-envs-stage", "live", "1"),
+            alias_state("greeting-envs-prod", "live", "1"),
+        ],
+    }
+
+    with pytest.raises(InvalidRequest) as raised:
+        lambda_handler(event, context)
+
+    assert raised.value.field == "version.function_name"
+
+
+def test_throttled_get_alias_is_transient(function: World, context: LambdaContext) -> None:
+    """Given GetAlias is throttled, when updated, then TransientAwsError. Stubber: moto never throttles."""
+    with Stubber(client("lambda")) as stub:
+        stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
+        with pytest.raises(TransientAwsError):
+            update(context)
