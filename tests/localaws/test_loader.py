@@ -380,14 +380,14 @@ Resources:
         OnUpload:
           Type: EventBridgeRule
           Properties:
-            Pattern: {source: [aws.s3]}
+            Pattern: {source: [ldr.loader-test]}  # never matches other tests' events
             InputTransformer:
               InputPathsMap: {key: $.detail.object.key}
               InputTemplate: '{"key": <key>}'
   Rule:
     Type: AWS::Events::Rule
     Properties:
-      EventPattern: {source: [custom]}
+      EventPattern: {source: [ldr.loader-test]}
       Targets:
         - Id: Machine
           Arn: !Ref Machine
