@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.events import models as events_models
@@ -61,11 +61,11 @@ def _service_of(arn: str) -> str:
 
 def _iso_time(value: Any) -> Any:
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
 
 
-def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
     aws = _context.get()
     if aws is None:
         _ORIGINAL["send_to_targets"](self, original_event, transform_input)
@@ -191,7 +191,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             "detail-type": s3_notifications._detail_type(event_name),
             "source": "aws.s3",
             "account": account_id,
-            "time": datetime.now(tz=timezone.utc).timestamp(),
+            "time": datetime.now(tz=UTC).timestamp(),
             "region": bucket.region_name,
             "resources": [bucket.arn],
             "detail": {
@@ -209,7 +209,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         if default_bus is None:
             return
         for rule in list(default_bus.rules.values()):
-            rule.send_to_targets(event)
+            rule.send_to_targets(event)  # type: ignore[arg-type]  # a plain dict, as moto passes
     except Exception:  # asynchronous on AWS: a delivery problem never fails the S3 request
         LOG.exception("S3 EventBridge notification failed")
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import (
     InvalidParameterValueException,
     LambdaClientError,
@@ -48,6 +47,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import make_function_arn
 from moto.awslambda_simple import models as simple_models
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.utils import iso_8601_datetime_with_nanoseconds
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
@@ -215,7 +215,7 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         state.update_outcome = "Failed" if failed else "Successful"
         state.failure_reason = fault.reason if failed else ""
         state.failure_code = fault.reason_code if failed else ""
-        fn.last_modified = lambda_models.iso_8601_datetime_with_nanoseconds()
+        fn.last_modified = iso_8601_datetime_with_nanoseconds()
 
     def update_function_code(
         self, function_name: str, qualifier: str, body: dict[str, Any]
@@ -321,20 +321,23 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         self,
         name: str,
         function_name: str,
-        function_version: str,
-        description: str,
+        function_version: str | None,
+        description: str | None,
         routing_config: Any,
         revision_id: str | None = None,
     ) -> LambdaAlias:
+        # moto's own response passes None for omitted fields too, despite its annotations.
+        version_arg: Any = function_version
+        description_arg: Any = description
         if _context.get() is None:
-            return super().update_alias(name, function_name, function_version, description, routing_config)
+            return super().update_alias(name, function_name, version_arg, description_arg, routing_config)
         alias = self.get_alias(name, function_name)
         if revision_id and revision_id != alias.revision_id:
             raise _revision_mismatch()
         primary = function_version or alias.function_version
         routing = routing_config if routing_config is not None else alias.routing_config
         self._validate_routing(self._latest(function_name).function_name, primary, routing)
-        alias = super().update_alias(name, function_name, function_version, description, routing_config)
+        alias = super().update_alias(name, function_name, version_arg, description_arg, routing_config)
         if routing_config is not None:
             alias.routing_config = _normal_routing(routing_config)
         alias.revision_id = str(uuid.uuid4())
@@ -500,7 +503,9 @@ class _Run:
             }
             result = InvokeResult(json.dumps(error).encode("utf-8"), fault.error_type, "", 0.0)
         else:
-            result = aws.runtime.invoke(spec, self.event, request_id=self.request_id, invoked_arn=self.invoked_arn)
+            result = aws.runtime.invoke(
+                spec, self.event, request_id=self.request_id, invoked_arn=self.invoked_arn
+            )
         aws.invocations.record(
             Invocation(
                 function_name=spec.function_name,

@@ -84,7 +84,11 @@ def _eval_jsonata(expression: str) -> Any:
 
 
 def _start_execution(
-    self: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+    self: StepFunctionsParserBackend,
+    state_machine_arn: str,
+    name: str | None = None,
+    *args: Any,
+    **kwargs: Any,
 ) -> Any:
     if not name and _context.get() is not None:
         name = str(uuid.uuid4())
@@ -101,15 +105,15 @@ def install() -> None:
         return
     _ORIGINAL.update(
         wait_interval=WaitFunction._wait_interval,
-        retrier_time=retrier_decl.time,
+        retrier_time=getattr(retrier_decl, "time"),  # noqa: B009 - not exported by moto
         eval_jsonata=jsonata_module._eval_jsonata,
-        moto_server_port=boto_client.moto_server_port,
+        moto_server_port=getattr(boto_client, "moto_server_port"),  # noqa: B009
         start_execution=StepFunctionsParserBackend.start_execution,
     )
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010
     jsonata_module._eval_jsonata = _eval_jsonata
-    boto_client.moto_server_port = _engine_port
+    setattr(boto_client, "moto_server_port", _engine_port)  # noqa: B010
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
 
 
@@ -117,8 +121,8 @@ def uninstall() -> None:
     if not _ORIGINAL:
         return
     WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
-    retrier_decl.time = _ORIGINAL["retrier_time"]
+    setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
     jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
-    boto_client.moto_server_port = _ORIGINAL["moto_server_port"]
+    setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
     StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]
     _ORIGINAL.clear()

@@ -157,7 +157,9 @@ def _buffer_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _operation_and_params(service: str, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, object]]:
+def _operation_and_params(
+    service: str, environ: dict[str, Any], body: bytes
+) -> tuple[str, dict[str, object]]:
     params: dict[str, object] = {}
     copy = dict(environ)
     copy["wsgi.input"] = io.BytesIO(body)

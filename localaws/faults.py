@@ -324,7 +324,9 @@ class FaultInjector:
             self._invokes.append(fault)
         return fault
 
-    def take_invoke_fault(self, function_name: str, version: str, qualifier: str | None) -> InvokeFault | None:
+    def take_invoke_fault(
+        self, function_name: str, version: str, qualifier: str | None
+    ) -> InvokeFault | None:
         with self._lock:
             for fault in self._invokes:
                 if not fault.exhausted and fault.matches(function_name, version, qualifier):

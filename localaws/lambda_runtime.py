@@ -22,6 +22,7 @@ forkserver preloaded, boto3/botocore/pydantic/powertools, are shared and win ove
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import logging
@@ -112,7 +113,7 @@ class _WorkerPopen(popen_forkserver.Popen):
             original = spawn.get_preparation_data
             spawn.get_preparation_data = _without_main(original)
             try:
-                super()._launch(process_obj)
+                super()._launch(process_obj)  # type: ignore[misc]  # private, not in typeshed
             finally:
                 spawn.get_preparation_data = original
 
@@ -131,15 +132,11 @@ class _Worker:
         self.initialised = False
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
             self.process.kill()
             self.process.join(timeout=2)
-        except (OSError, ValueError, AssertionError):
-            pass
-        try:
+        with contextlib.suppress(OSError):
             self.conn.close()
-        except OSError:
-            pass
 
     @property
     def alive(self) -> bool:
@@ -195,9 +192,7 @@ class LambdaRuntime:
             return self._app_ids.get(app_id)
 
     # -- invoking -------------------------------------------------------------------------------
-    def invoke(
-        self, spec: FunctionSpec, event: bytes, *, request_id: str, invoked_arn: str
-    ) -> InvokeResult:
+    def invoke(self, spec: FunctionSpec, event: bytes, *, request_id: str, invoked_arn: str) -> InvokeResult:
         started = time.monotonic()
         worker = self._acquire(spec)
         reusable = False
@@ -231,7 +226,7 @@ class LambdaRuntime:
             worker.kill()
             return self._timed_out(spec, request_id, call_started), False
         try:
-            kind, payload, error, logs = worker.conn.recv()
+            _, payload, error, logs = worker.conn.recv()
         except (OSError, EOFError):
             return self._exited(worker, spec, request_id, call_started), False
         duration = time.monotonic() - call_started
@@ -271,7 +266,10 @@ class LambdaRuntime:
         logs = f"START RequestId: {request_id} Version: {spec.version}\n{stamp}Z {request_id} {message}\n"
         duration = time.monotonic() - started
         return InvokeResult(
-            json.dumps(error).encode(), "Sandbox.Timedout", logs + _report(request_id, spec, duration), duration
+            json.dumps(error).encode(),
+            "Sandbox.Timedout",
+            logs + _report(request_id, spec, duration),
+            duration,
         )
 
     def timed_out_without_running(self, spec: FunctionSpec, request_id: str) -> InvokeResult:
@@ -283,7 +281,9 @@ class LambdaRuntime:
     def _exited(self, worker: _Worker, spec: FunctionSpec, request_id: str, started: float) -> InvokeResult:
         worker.process.join(timeout=2)
         code = worker.process.exitcode
-        status = f"signal: {signal.Signals(-code).name.lower()}" if code and code < 0 else f"exit status {code}"
+        status = (
+            f"signal: {signal.Signals(-code).name.lower()}" if code and code < 0 else f"exit status {code}"
+        )
         error = {
             "errorType": "Runtime.ExitError",
             "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {status}",
@@ -392,8 +392,8 @@ class LambdaRuntime:
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - dummy credentials of the local AWS
-                "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_SDK_UA_APP_ID": app_id,
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -551,7 +551,9 @@ def _load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", [])
+        return None, _error(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", []
+        )
     except SyntaxError as exc:
         message = f"Syntax error in module '{module_name}': {exc}"
         return None, _error("Runtime.UserCodeSyntaxError", message, [])

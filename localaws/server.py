@@ -36,7 +36,7 @@ from .lambda_runtime import LambdaRuntime, remove_work_dir
 from .recording import ApiCallRecorder, InvocationRecorder
 
 LOG = logging.getLogger(__name__)
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105
+DUMMY_KEY = "testing"  # the local AWS accepts any credentials
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -45,7 +45,7 @@ class _QuietRequestHandler(MotoRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
 
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+    def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             LOG.debug(message, *args)
 
@@ -83,7 +83,7 @@ class LocalAws:
         self._apigw: Any = None
         self._saved_config: dict[str, Any] = {}
         self._session_lock = threading.Lock()
-        self._session: boto3.session.Session | None = None
+        self._session: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> LocalAws:
@@ -209,7 +209,9 @@ class LocalAws:
         """A boto3 client on the local endpoint (dummy credentials, standard retries)."""
         with self._session_lock:
             if self._session is None:
-                self._session = boto3.session.Session(region_name=self.region, **DUMMY_CREDENTIALS)
+                self._session = boto3.session.Session(
+                    aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.region
+                )
             config = Config(retries={"mode": "standard", "total_max_attempts": 3})
             if "config" in kwargs:
                 config = config.merge(kwargs.pop("config"))
@@ -227,7 +229,8 @@ class LocalAws:
         """Deploy a SAM template into this local AWS (see ``localaws.loader``)."""
         from . import loader  # type: ignore[attr-defined,unused-ignore]
 
-        return loader.deploy_template(self, path, parameters, stack_name)
+        target: Any = self
+        return loader.deploy_template(target, path, parameters, stack_name)
 
     # -- EventBridge delivery -------------------------------------------------------------------
     def deliver_event_target(self, target_arn: str, payload: str, rule_name: str) -> None:
@@ -239,7 +242,9 @@ class LocalAws:
             pool.submit(self._deliver, target_arn, payload, rule_name)
 
     def _deliver(self, target_arn: str, payload: str, rule_name: str) -> None:
-        config = Config(user_agent_appid=EVENTS_APP_ID, retries={"mode": "standard", "total_max_attempts": 3})
+        config = Config(  # type: ignore[call-arg]  # the stubs predate user_agent_appid
+            user_agent_appid=EVENTS_APP_ID, retries={"mode": "standard", "total_max_attempts": 3}
+        )
         try:
             if target_arn.split(":")[2] == "states":
                 self.client("stepfunctions", config=config).start_execution(

@@ -40,7 +40,9 @@ def role_arn(aws: LocalAws) -> str:
         return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         document = {"Version": "2012-10-17", "Statement": []}
-        return str(iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"])
+        return str(
+            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+        )
 
 
 def create_function(
@@ -68,7 +70,9 @@ def create_function(
     return name
 
 
-def invoke(aws: LocalAws, function_name: str, payload: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+def invoke(
+    aws: LocalAws, function_name: str, payload: Any = None, **kwargs: Any
+) -> tuple[dict[str, Any], Any]:
     """(raw response, decoded payload)."""
     response = aws.client("lambda").invoke(
         FunctionName=function_name, Payload=json.dumps(payload if payload is not None else {}), **kwargs
@@ -118,7 +122,9 @@ def wait_execution(aws: LocalAws, execution_arn: str, timeout: float = 30.0) -> 
     return wait_for(finished, timeout)
 
 
-def run_execution(aws: LocalAws, state_machine_arn: str, payload: Any, timeout: float = 30.0) -> dict[str, Any]:
+def run_execution(
+    aws: LocalAws, state_machine_arn: str, payload: Any, timeout: float = 30.0
+) -> dict[str, Any]:
     arn = aws.client("stepfunctions").start_execution(
         stateMachineArn=state_machine_arn, input=json.dumps(payload)
     )["executionArn"]

@@ -31,7 +31,10 @@ def _two_versions(aws: LocalAws) -> str:
 
 def _route(aws: LocalAws, name: str, weight: float, invocations: int) -> dict[str, int]:
     aws.client("lambda").create_alias(
-        FunctionName=name, Name="LIVE", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": weight}}
+        FunctionName=name,
+        Name="LIVE",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": weight}},
     )
     executed: dict[str, int] = {"1": 0, "2": 0}
     for _ in range(invocations):

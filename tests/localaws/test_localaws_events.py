@@ -75,8 +75,8 @@ def test_an_s3_upload_starts_an_execution_with_the_transformed_input(aws: LocalA
                     "version": "$.detail.object.version-id",
                     "size": "$.detail.object.size",
                 },
-                "InputTemplate": '{"trigger": "s3", "bucket": <bucket>, "key": <key>, "version_id": <version>,'
-                ' "size": <size>, "note": "uploaded <key>"}',
+                "InputTemplate": '{"trigger": "s3", "bucket": <bucket>, "key": <key>,'
+                ' "version_id": <version>, "size": <size>, "note": "uploaded <key>"}',
             },
         },
     )
@@ -94,7 +94,10 @@ def test_an_s3_upload_starts_an_execution_with_the_transformed_input(aws: LocalA
         "size": 4,
         "note": "uploaded artifacts/greeting/app.zip",
     }
-    assert [c.source for c in aws.api_calls.filter(operation="StartExecution")] == ["events"]
+    starts = [
+        c for c in aws.api_calls.filter(operation="StartExecution") if c.params["stateMachineArn"] == machine
+    ]
+    assert [c.source for c in starts] == ["events"]
 
 
 def test_s3_events_have_the_real_shape(aws: LocalAws) -> None:
@@ -105,9 +108,13 @@ def test_s3_events_have_the_real_shape(aws: LocalAws) -> None:
 
     put = s3.put_object(Bucket=bucket, Key="artifacts/a.zip", Body=b"12345")
     upload = s3.create_multipart_upload(Bucket=bucket, Key="artifacts/big.zip")["UploadId"]
-    part = s3.upload_part(Bucket=bucket, Key="artifacts/big.zip", UploadId=upload, PartNumber=1, Body=b"x" * 10)
+    part = s3.upload_part(
+        Bucket=bucket, Key="artifacts/big.zip", UploadId=upload, PartNumber=1, Body=b"x" * 10
+    )
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="artifacts/big.zip", UploadId=upload,
+        Bucket=bucket,
+        Key="artifacts/big.zip",
+        UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
     )
 
@@ -129,7 +136,10 @@ def test_prefix_and_suffix_patterns_filter_keys(aws: LocalAws) -> None:
     machine = create_state_machine(aws, ECHO)
     _rule(
         aws,
-        {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": ".zip"}]}}},
+        {
+            "source": ["aws.s3"],
+            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": ".zip"}]}},
+        },
         {"Arn": machine, "InputPath": "$.detail.object"},
     )
     s3 = aws.client("s3")
@@ -208,7 +218,13 @@ def test_an_input_transformer_with_a_plain_string_template(aws: LocalAws) -> Non
     )
 
     aws.client("events").put_events(
-        Entries=[{"Source": source, "DetailType": "x", "Detail": json.dumps({"app": "greeting", "tags": ["a", "b"]})}]
+        Entries=[
+            {
+                "Source": source,
+                "DetailType": "x",
+                "Detail": json.dumps({"app": "greeting", "tags": ["a", "b"]}),
+            }
+        ]
     )
 
     assert _inputs(aws, machine, 1) == ["promote greeting (a)"]

@@ -94,7 +94,9 @@ def test_a_failing_update_goes_in_progress_then_failed_and_keeps_the_old_code(aw
     lam = aws.client("lambda")
     name = create_function(aws, "def handler(event, context):\n    return 'old'\n")
     old_sha = lam.get_function_configuration(FunctionName=name)["CodeSha256"]
-    aws.faults.failing_update(name, reason="Lambda was unable to unzip the code", reason_code="InvalidZipFileException")
+    aws.faults.failing_update(
+        name, reason="Lambda was unable to unzip the code", reason_code="InvalidZipFileException"
+    )
     new_code = make_zip({"app.py": "def handler(event, context):\n    return 'new'\n"})
 
     assert lam.update_function_code(FunctionName=name, ZipFile=new_code)["LastUpdateStatus"] == "InProgress"
@@ -126,7 +128,9 @@ def test_a_slow_update_stays_in_progress_longer(aws: LocalAws) -> None:
 
 
 def test_an_invoke_error_fails_without_running_the_code(aws: LocalAws) -> None:
-    name = create_function(aws, "COUNT = 0\ndef handler(event, context):\n    global COUNT\n    COUNT += 1\n    return COUNT\n")
+    name = create_function(
+        aws, "COUNT = 0\ndef handler(event, context):\n    global COUNT\n    COUNT += 1\n    return COUNT\n"
+    )
     aws.faults.invoke_error(name, error_type="ThrottledDependency", message="injected", times=1)
 
     response, error = invoke(aws, name)

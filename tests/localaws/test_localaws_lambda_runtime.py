@@ -66,8 +66,9 @@ def test_invoke_runs_the_real_code_with_lambda_environment_and_context(aws: Loca
 
 def test_a_warm_worker_keeps_module_state_between_invocations(aws: LocalAws) -> None:
     name = create_function(
-        aws, "import os\nCOUNT = 0\ndef handler(event, context):\n    global COUNT\n    COUNT += 1\n"
-        "    return [COUNT, os.getpid()]\n"
+        aws,
+        "import os\nCOUNT = 0\ndef handler(event, context):\n    global COUNT\n    COUNT += 1\n"
+        "    return [COUNT, os.getpid()]\n",
     )
 
     results = [invoke(aws, name)[1] for _ in range(3)]
@@ -97,8 +98,9 @@ def test_functions_call_the_local_aws_and_are_recorded_as_the_source(aws: LocalA
 
 def test_an_unhandled_error_is_returned_like_aws(aws: LocalAws) -> None:
     name = create_function(
-        aws, "class DeployFailed(Exception):\n    pass\n\ndef handler(event, context):\n"
-        "    raise DeployFailed('no code for you')\n"
+        aws,
+        "class DeployFailed(Exception):\n    pass\n\ndef handler(event, context):\n"
+        "    raise DeployFailed('no code for you')\n",
     )
 
     response, error = invoke(aws, name)
@@ -113,7 +115,8 @@ def test_an_unhandled_error_is_returned_like_aws(aws: LocalAws) -> None:
 
 def test_the_timeout_is_enforced_and_the_next_invocation_gets_a_fresh_worker(aws: LocalAws) -> None:
     name = create_function(
-        aws, "import time\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return 'done'\n",
+        aws,
+        "import time\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return 'done'\n",
         timeout=1,
     )
 
@@ -127,7 +130,9 @@ def test_the_timeout_is_enforced_and_the_next_invocation_gets_a_fresh_worker(aws
 
 
 def test_log_type_tail_returns_the_invocation_log(aws: LocalAws) -> None:
-    name = create_function(aws, "def handler(event, context):\n    print('working on', event['n'])\n    return 1\n")
+    name = create_function(
+        aws, "def handler(event, context):\n    print('working on', event['n'])\n    return 1\n"
+    )
 
     response, _ = invoke(aws, name, {"n": 42}, LogType="Tail")
 

@@ -31,11 +31,15 @@ def test_all_services_answer_on_one_endpoint(aws: LocalAws) -> None:
 
 
 def test_api_calls_are_recorded_with_their_source(aws: LocalAws) -> None:
-    name = create_function(
-        aws, "import boto3\ndef handler(e, c):\n    return {'account': boto3.client('sts').get_caller_identity()['Account']}\n"
+    source = (
+        "import boto3\ndef handler(e, c):\n"
+        "    return {'account': boto3.client('sts').get_caller_identity()['Account']}\n"
     )
+    name = create_function(aws, source)
     arn = aws.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    machine = create_state_machine(aws, {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}})
+    machine = create_state_machine(
+        aws, {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}}
+    )
     aws.api_calls.reset()
 
     execution = run_execution(aws, machine, {})
@@ -56,7 +60,12 @@ def test_invocations_are_recorded(aws: LocalAws) -> None:
     name = create_function(aws, "def handler(e, c):\n    return 1\n")
     invoke(aws, name)
     [record] = aws.invocations.invocations
-    assert (record.function_name, record.version, record.qualifier, record.error_type) == (name, "$LATEST", None, None)
+    assert (record.function_name, record.version, record.qualifier, record.error_type) == (
+        name,
+        "$LATEST",
+        None,
+        None,
+    )
     assert record.duration > 0
     aws.invocations.reset()
     assert aws.invocations.invocations == []
@@ -70,7 +79,11 @@ def test_only_one_local_aws_runs_per_process(aws: LocalAws) -> None:
 
 def _run_python(code: str, timeout: float = 60) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -106,7 +119,10 @@ def test_stop_ends_every_worker_and_restores_moto() -> None:
 def test_serve_prints_how_to_use_it_and_stops_on_ctrl_c() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "localaws", "serve", "--port", "0", "--wait-scale", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         assert process.stdout is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from localaws_testkit import create_function, create_state_machine, run_execution, wait_execution, wait_for
@@ -32,7 +32,12 @@ def _retry_catch_machine(function_arn: str) -> dict[str, object]:
                 "Type": "Task",
                 "Resource": function_arn,
                 "Retry": [
-                    {"ErrorEquals": ["TransientError"], "IntervalSeconds": 10, "MaxAttempts": 2, "BackoffRate": 2}
+                    {
+                        "ErrorEquals": ["TransientError"],
+                        "IntervalSeconds": 10,
+                        "MaxAttempts": 2,
+                        "BackoffRate": 2,
+                    }
                 ],
                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Handle Failure"}],
                 "End": True,
@@ -107,9 +112,13 @@ def test_the_optimised_lambda_integration_with_a_qualified_arn(aws: LocalAws) ->
 )
 def test_wait_states_are_scaled(aws: LocalAws, wait: dict[str, object]) -> None:
     if wait.get("Timestamp"):
-        wait = {"Timestamp": (datetime.now(timezone.utc) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        wait = {"Timestamp": (datetime.now(UTC) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")}
     machine = create_state_machine(
-        aws, {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", **wait, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+        aws,
+        {
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", **wait, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+        },
     )
 
     # A 10 s wait at scale 0.01 takes 0.1 s; the execution must finish well before 10 s.
@@ -121,7 +130,14 @@ def test_wait_states_are_scaled(aws: LocalAws, wait: dict[str, object]) -> None:
 def test_the_wait_scale_can_change_while_a_wait_runs(aws: LocalAws) -> None:
     sfn = aws.client("stepfunctions")
     machine = create_state_machine(
-        aws, {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+        aws,
+        {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+                "Done": {"Type": "Succeed"},
+            },
+        },
     )
     aws.wait_scale = 1.0
     arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
@@ -142,7 +158,10 @@ def test_jsonata_expressions_are_evaluated(aws: LocalAws) -> None:
             "States": {
                 "Compute": {
                     "Type": "Pass",
-                    "Output": {"sum": "{% $states.input.a + $states.input.b %}", "upper": "{% $uppercase($states.input.s) %}"},
+                    "Output": {
+                        "sum": "{% $states.input.a + $states.input.b %}",
+                        "upper": "{% $uppercase($states.input.s) %}",
+                    },
                     "End": True,
                 }
             },
