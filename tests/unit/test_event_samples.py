@@ -1,0 +1,143 @@
+"""Every file in events/ parses with the model it is meant for, so a sample that drifts from the code fails.
+
+The samples serve ``sam local invoke -e`` and the docs as well as these tests.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from acquire_lock.app import AcquireLockInput
+from check_endpoint.app import CheckEndpointInput
+from deploy_code.app import DeployCodeInput
+from finalize.app import FinalizeInput
+from get_code_update_status.app import GetCodeUpdateStatusInput
+from promoter.models import Plan, PromotionConfig, PromotionRequest
+from promoter.outcome import failed_state
+from promoter.requests import PROMOTION_REQUESTED, parse_trigger, request_id
+from promoter.settings import BucketSettings
+from publish_version.app import PublishVersionInput
+from resolve_request.app import ResolveInput
+from roll_back.app import RollBackInput
+from run_tests.app import RunTestsInput
+from update_alias.app import UpdateAliasInput
+
+from .support import BUCKET, EVENT_SOURCE, EVENTS, TEMPLATE_ENV, load_event
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = BucketSettings.from_env(TEMPLATE_ENV)
+
+TRIGGERS = {"s3_object_created": "s3", "promotion_requested": "event", "manual_start": "manual"}
+CONFIGS = {"promotion_config": "greeting", "promotion_config_per_environment": "greeting-envs"}
+ENTRIES = {"promotion_requested_entry"}
+TASKS: dict[str, type[BaseModel]] = {
+    "resolve_request": ResolveInput,
+    "acquire_lock": AcquireLockInput,
+    "deploy_code": DeployCodeInput,
+    "get_code_update_status": GetCodeUpdateStatusInput,
+    "publish_version": PublishVersionInput,
+    "run_tests": RunTestsInput,
+    "update_alias": UpdateAliasInput,
+    "check_endpoint": CheckEndpointInput,
+    "finalize": FinalizeInput,
+    "roll_back": RollBackInput,
+}
+# These two receive the whole execution state (no Parameters in the ASL), so other keys are expected.
+WHOLE_STATE_TASKS = {"finalize", "roll_back"}
+
+
+def test_every_sample_has_a_model_here() -> None:
+    """Given the files in events/ and events/tasks/, then each one is checked by a test in this module."""
+    top = {path.stem for path in EVENTS.glob("*.json")}
+    tasks = {path.stem for path in (EVENTS / "tasks").glob("*.json")}
+
+    assert top == set(TRIGGERS) | set(CONFIGS) | ENTRIES
+    assert tasks == set(TASKS)
+    assert {path.name for path in (EVENTS / "tasks").iterdir()} == {f"{task}.json" for task in TASKS}
+
+
+@pytest.mark.parametrize(("name", "source"), TRIGGERS.items())
+def test_trigger_sample_is_a_promotion_request(name: str, source: str) -> None:
+    """Given a trigger sample, when parsed as Resolve Request does, then it asks to promote build 42 of
+    greeting from this stack's bucket."""
+    request = parse_trigger(load_event(name), SETTINGS)
+
+    assert isinstance(request, PromotionRequest)
+    assert (request.app, request.source) == ("greeting", source)
+    assert (request.artifact.bucket, request.artifact.key) == (BUCKET, "artifacts/greeting/build-42.zip")
+
+
+def test_put_events_entry_sample_is_delivered_as_a_promotion_requested_event() -> None:
+    """Given the PutEvents entries sample, when EventBridge delivers it, then it matches the stack's
+    'Promotion Requested' rule and parses as a request."""
+    entries = load_event("promotion_requested_entry")
+
+    for entry in entries:
+        assert (entry["Source"], entry["DetailType"]) == (EVENT_SOURCE, PROMOTION_REQUESTED)
+        delivered = {
+            "source": entry["Source"],
+            "detail-type": entry["DetailType"],
+            "detail": json.loads(entry["Detail"]),
+        }
+        assert parse_trigger(delivered, SETTINGS).app == "greeting"
+
+
+@pytest.mark.parametrize(("name", "app"), CONFIGS.items())
+def test_config_sample_is_a_promotion_config_inside_the_prefix(name: str, app: str) -> None:
+    """Given a config sample, when validated, then it is the app's config and names only functions inside a
+    TargetFunctionPrefix of 'greeting'."""
+    config = PromotionConfig.model_validate(load_event(name))
+
+    assert config.app == app
+    names = [config.stage.function_name, config.prod.function_name, config.tests.function_name]
+    assert all(n.startswith(SETTINGS.target_function_prefix) for n in names if n)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_task_sample_parses_with_its_input_model(task: str) -> None:
+    """Given events/tasks/<task>.json, when parsed with the task's input model, then every key of the sample
+    is a field of the model (none silently ignored) and dumps back unchanged (no field missing or renamed)."""
+    sample: dict[str, Any] = load_event(f"tasks/{task}")
+    model = TASKS[task]
+
+    parsed = model.model_validate(sample)
+
+    if task not in WHOLE_STATE_TASKS:
+        assert set(sample) <= set(model.model_fields)
+    dumped = parsed.model_dump(mode="json")
+    for key in set(sample) & set(model.model_fields):
+        assert dumped[key] == sample[key], key
+
+
+def test_task_samples_carry_the_plan_resolve_request_makes_of_the_s3_sample() -> None:
+    """Given the S3 trigger sample and the config sample, when resolved (without AWS: the sample already names
+    version and ETag), then the plan is the one every task sample carries."""
+    request = parse_trigger(load_event("s3_object_created"), SETTINGS)
+    config = PromotionConfig.model_validate(load_event("promotion_config"))
+    resolve_sample = load_event("tasks/resolve_request")
+    expected = Plan(
+        execution_id=resolve_sample["execution_id"],
+        app=request.app,
+        request_id=request_id(request),
+        source=request.source,
+        reason=request.reason,
+        artifact=request.artifact,
+        config=config,
+        separate_prod_function=config.separate_prod_function,
+    ).model_dump(mode="json")
+
+    assert resolve_sample["input"] == load_event("s3_object_created")
+    for task in TASKS.keys() - {"resolve_request", "publish_version"}:
+        assert load_event(f"tasks/{task}")["plan"] == expected, task
+
+
+def test_roll_back_sample_names_the_failed_state() -> None:
+    """Given the Roll Back sample, then its failure is Run Tests' TestsFailed."""
+    state, failure = failed_state(load_event("tasks/roll_back")["failures"])
+
+    assert (state, failure.Error) == ("Run Tests", "TestsFailed")
