@@ -53,6 +53,19 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
+@functools.cache
+def invoke_client(read_timeout_seconds: int) -> Any:
+    """A Lambda client for synchronous invokes that may take up to ``read_timeout_seconds`` to answer.
+
+    botocore does not retry on it: an Invoke that timed out may still be running, and running the tests
+    twice is not what was asked. The caller decides what a timeout means.
+    """
+    config = _CONFIG.merge(
+        Config(read_timeout=read_timeout_seconds, retries={"mode": "standard", "total_max_attempts": 1})
+    )
+    return boto3.client("lambda", config=config)
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ReadTimeoutError
+
 from promoter.aws import transient_errors
 from promoter.exceptions import TestsFailed
 from promoter.models import TestCaseResult, TestEvent, TestsResult, TestSuite, VersionResult
@@ -26,10 +28,16 @@ def run_tests(lambda_client: Any, app: str, suite: TestSuite, version: VersionRe
 
 
 def _invoke(lambda_client: Any, function_name: str, payload: Any) -> tuple[Any, str | None]:
+    """(answer, FunctionError or None); an invoke that does not answer within the suite's timeout failed."""
     with transient_errors(f"Invoke {function_name}"):
-        response = lambda_client.invoke(
-            FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
-        )
+        try:
+            response = lambda_client.invoke(
+                FunctionName=function_name,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(payload).encode(),
+            )
+        except ReadTimeoutError:
+            return f"timed out: no answer within {lambda_client.meta.config.read_timeout} s", "TimedOut"
     raw = response["Payload"].read()
     try:
         body = json.loads(raw) if raw else None

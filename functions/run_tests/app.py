@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from promoter.aws import client
+from promoter.aws import invoke_client
 from promoter.handler import logger, parse, tracer
 from promoter.models import Plan, TaskInput, VersionResult
 from promoter.testing import run_tests
@@ -19,6 +19,7 @@ class RunTestsInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(RunTestsInput, event)
-    result = run_tests(client("lambda"), task.plan.app, task.plan.config.tests, task.version)
+    suite = task.plan.config.tests
+    result = run_tests(invoke_client(suite.timeout_seconds), task.plan.app, suite, task.version)
     logger.info("Tests passed", extra={"summary": result.summary})
     return result.model_dump(mode="json")

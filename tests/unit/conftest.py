@@ -24,7 +24,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
-from promoter.aws import client
+from promoter.aws import client, invoke_client
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +43,12 @@ def template_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def fresh_clients() -> Iterator[None]:
-    """``promoter.aws.client`` caches one client per service: each test gets clients made inside its mock."""
+    """``promoter.aws`` caches its clients: each test gets clients made inside its own mock."""
     client.cache_clear()
+    invoke_client.cache_clear()
     yield
     client.cache_clear()
+    invoke_client.cache_clear()
 
 
 @pytest.fixture

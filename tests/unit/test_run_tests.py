@@ -15,11 +15,19 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from promoter.aws import client
+from promoter.aws import invoke_client
 from promoter.exceptions import TestsFailed, TransientAwsError
 from run_tests.app import lambda_handler
 
-from .support import LambdaContext, World, load_event, plan_document, queue_invoke_answers
+from .support import (
+    Answer,
+    LambdaContext,
+    World,
+    http_endpoint,
+    load_event,
+    plan_document,
+    queue_invoke_answers,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -38,8 +46,13 @@ def invoked(world: World) -> list[dict[str, Any]]:
     def record(params: dict[str, Any], **_: Any) -> None:
         calls.append({"FunctionName": params["FunctionName"], "Payload": json.loads(params["Payload"])})
 
-    client("lambda").meta.events.register("provide-client-params.lambda.Invoke", record)
+    invoker().meta.events.register("provide-client-params.lambda.Invoke", record)
     return calls
+
+
+def invoker() -> Any:
+    """The client Run Tests invokes with: bounded by the suite's timeout_seconds (300 in the sample plan)."""
+    return invoke_client(300)
 
 
 def run(context: LambdaContext, tests: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -132,7 +145,7 @@ def test_test_function_that_raises_is_tests_failed(
     type and message.
 
     Stubber: the FunctionError answer (moto's simple Lambda never reports one)."""
-    with Stubber(client("lambda")) as stub:
+    with Stubber(invoker()) as stub:
         stub.add_response(
             "invoke",
             function_error({"errorType": "AssertionError", "errorMessage": "expected 200, got 502"}),
@@ -145,7 +158,7 @@ def test_throttled_invoke_is_transient(invoked: list[dict[str, Any]], context: L
     """Given Invoke is throttled, when the tests run, then TransientAwsError (retried), not TestsFailed.
 
     Stubber: moto never throttles."""
-    with Stubber(client("lambda")) as stub:
+    with Stubber(invoker()) as stub:
         stub.add_client_error("invoke", "TooManyRequestsException", http_status_code=429)
         with pytest.raises(TransientAwsError, match="Invoke greeting-api-tests"):
             run(context)
@@ -237,7 +250,39 @@ def test_test_event_whose_version_raises_is_tests_failed(
 ) -> None:
     """Given the published version raises for a test event, when the tests run, then TestsFailed carries the
     error. Stubber: the FunctionError answer."""
-    with Stubber(client("lambda")) as stub:
+    with Stubber(invoker()) as stub:
         stub.add_response("invoke", function_error({"errorType": "KeyError", "errorMessage": "'name'"}))
         with pytest.raises(TestsFailed, match="greets by name: KeyError: 'name'"):
             run(context, GREETS)
+
+
+# --- timeout_seconds ----------------------------------------------------------------------------------------
+
+
+def test_test_function_slower_than_timeout_seconds_is_tests_failed(
+    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+) -> None:
+    """Given timeout_seconds=1 and a test Lambda that answers after 2 s, when the tests run, then TestsFailed
+    says it timed out, and the test Lambda was invoked once (an Invoke is not retried by the client).
+
+    Lambda is a local HTTP server here that answers Invoke late (moto answers at once)."""
+    late = Answer(200, json.dumps({"passed": True, "summary": "too late"}), delay_seconds=2)
+    with http_endpoint(late) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", endpoint.base_url)
+        with pytest.raises(TestsFailed, match="timed out"):
+            run(context, {"function_name": "greeting-api-tests", "timeout_seconds": 1})
+
+    assert endpoint.requests == ["/2015-03-31/functions/greeting-api-tests/invocations"]
+
+
+def test_test_function_within_timeout_seconds_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+) -> None:
+    """Given a test Lambda that answers after 1.5 s and timeout_seconds=5, when the tests run, then its
+    verdict counts (the wait is bounded by timeout_seconds, not by a fixed client timeout)."""
+    slow = Answer(200, json.dumps({"passed": True, "summary": "slow but fine"}), delay_seconds=1.5)
+    with http_endpoint(slow) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", endpoint.base_url)
+        result = run(context, {"function_name": "greeting-api-tests", "timeout_seconds": 5})
+
+    assert result["summary"] == "slow but fine"
