@@ -159,7 +159,10 @@ def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
         with transient_errors("HeadObject artifact"):
             head = s3.head_object(**kwargs)
     except ClientError as error:
-        if error_code(error) in NOT_FOUND:
+        code = error_code(error)
+        # S3 answers a version id that is not well-formed with 400 (HEAD has no body to say InvalidArgument).
+        malformed_version = artifact.version_id is not None and code in {"400", "InvalidArgument"}
+        if code in NOT_FOUND or malformed_version:
             where = f"s3://{artifact.bucket}/{artifact.key}"
             suffix = f" (version {artifact.version_id})" if artifact.version_id else ""
             raise ArtifactNotFound(f"{where}{suffix} does not exist") from error

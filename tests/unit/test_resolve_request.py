@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import io
 from typing import Any
 
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
+from promoter.aws import client
 from promoter.exceptions import (
     ArtifactNotFound,
     ConfigNotFound,
@@ -311,6 +315,32 @@ def test_missing_object_version_is_artifact_not_found(
     ArtifactNotFound names that version."""
     with pytest.raises(ArtifactNotFound, match=r"\(version IYV3p45BT0ac8hjHg1houSdS1a.Mro8e\)"):
         resolve(load_event("promotion_requested"), context)
+
+
+def test_malformed_object_version_is_artifact_not_found(
+    world: World, greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given a request naming a version id that is not even well-formed (a typo), when resolved, then
+    ArtifactNotFound names that version.
+
+    Stubber: moto answers 404 for any unknown version id; S3 answers a malformed one with 400 Bad Request
+    (HEAD has no error body, so the code is just "400"). GetObject of the config is moto's own answer."""
+    config = world.s3.get_object(Bucket=BUCKET, Key="config/greeting.json")
+    body = config["Body"].read()
+    config.pop("ResponseMetadata")
+    config["Body"] = StreamingBody(io.BytesIO(body), len(body))
+    trigger = {"app": "greeting", "artifact": {"key": KEY, "version_id": "not-a-version"}}
+    with Stubber(client("s3")) as stub:
+        stub.add_response("get_object", config, {"Bucket": BUCKET, "Key": "config/greeting.json"})
+        stub.add_client_error(
+            "head_object",
+            service_error_code="400",
+            service_message="Bad Request",
+            http_status_code=400,
+            expected_params={"Bucket": BUCKET, "Key": KEY, "VersionId": "not-a-version"},
+        )
+        with pytest.raises(ArtifactNotFound, match=r"\(version not-a-version\)"):
+            resolve(trigger, context)
 
 
 def test_missing_test_function_is_target_not_found(world: World, context: LambdaContext) -> None:
