@@ -73,7 +73,6 @@ def _from_s3_event(event: dict[str, Any], settings: BucketSettings) -> Promotion
             "version_id": obj.get("version-id"),
             "etag": obj.get("etag"),
         },
-        "request_id": str(event.get("id")) if event.get("id") else None,
     }
     return _validate_request(request, "detail.", source="s3", settings=settings, field_map=_S3_FIELDS)
 
@@ -105,6 +104,12 @@ def _validate_request(
         raise InvalidRequest(
             prefix + (field_map or {}).get("artifact.bucket", "artifact.bucket"),
             f"'{request.artifact.bucket}' is not this stack's artifact bucket '{settings.artifact_bucket}'",
+        )
+    folders = [f"{settings.artifact_prefix}{request.app}/", f"{settings.release_prefix}{request.app}/"]
+    if not any(request.artifact.key.startswith(folder) for folder in folders):
+        raise InvalidRequest(
+            prefix + (field_map or {}).get("artifact.key", "artifact.key"),
+            f"'{request.artifact.key}' is not under '{folders[0]}' or '{folders[1]}'",
         )
     return request
 
@@ -200,7 +205,7 @@ def _require(call: Any, what: str, **kwargs: str) -> None:
 
 def request_id(request: PromotionRequest) -> str:
     """The idempotency key: the same artifact bytes for the same app are one promotion, however delivered."""
-    if request.request_id and request.source == "manual":
+    if request.request_id and request.source in {"manual", "event"}:
         return request.request_id
     art = request.artifact
     identity = "|".join([request.app, art.bucket, art.key, art.version_id or "", art.etag or ""])

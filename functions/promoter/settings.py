@@ -33,6 +33,7 @@ class Settings(BaseModel):
 class BucketSettings(Settings):
     artifact_bucket: Annotated[str, Field(min_length=3)]
     artifact_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    release_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
     config_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
     target_function_prefix: Annotated[str, Field(min_length=1)]
     event_source: Annotated[str, Field(min_length=1)]
