@@ -23,6 +23,8 @@ class TaskInput(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    state: str | None = None  # the state's name ($$.State.Name), for the logs
+
 
 def describe_validation_error(error: ValidationError, prefix: str = "") -> tuple[str, str]:
     """The first problem in a pydantic error as (dotted field path, reason)."""

@@ -78,6 +78,7 @@ def roll_back(
     dynamodb: Any,
     events: Any,
     settings: NotifySettings,
+    execution_id: str,
     plan: Plan | None,
     snapshot: list[AliasState],
     failures: dict[str, Any],
@@ -116,7 +117,7 @@ def roll_back(
         notify.FAILED,
         {
             "app": plan.app if plan else None,
-            "execution": plan.execution_id if plan else None,
+            "execution": execution_id,
             "artifact": plan.artifact.model_dump(mode="json") if plan else None,
             "failed_state": state,
             "error": failure.Error,

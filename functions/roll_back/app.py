@@ -13,10 +13,17 @@ from promoter.outcome import roll_back
 from promoter.settings import NotifySettings
 
 
-class RollBackInput(TaskInput):
+class ExecutionState(TaskInput):
+    """The execution's state when the failure was caught: whatever the tasks before had added to it."""
+
     plan: Plan | None = None
     lock: LockResult | None = None
     failures: dict[str, Any] = Field(default_factory=dict)
+
+
+class RollBackInput(TaskInput):
+    execution_id: str
+    data: ExecutionState
 
 
 @logger.inject_lambda_context
@@ -24,15 +31,17 @@ class RollBackInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(RollBackInput, event)
-    raw_input = None if task.plan else {k: v for k, v in event.items() if k != "failures"}
+    state = task.data
+    raw_input = None if state.plan else {k: v for k, v in event["data"].items() if k != "failures"}
     result = roll_back(
         client("lambda"),
         client("dynamodb"),
         client("events"),
         NotifySettings.from_env(),
-        task.plan,
-        task.lock.snapshot if task.lock else [],
-        task.failures,
+        task.execution_id,
+        state.plan,
+        state.lock.snapshot if state.lock else [],
+        state.failures,
         raw_input,
     )
     metrics.add_dimension(name="FailedState", value=result.failed_state)

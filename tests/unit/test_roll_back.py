@@ -11,7 +11,7 @@ from acquire_lock.app import lambda_handler as acquire_lock
 from promoter import locking
 from promoter.exceptions import RollbackIncomplete
 from promoter.models import Plan
-from roll_back.app import lambda_handler
+from roll_back.app import lambda_handler as roll_back_handler
 
 from .support import (
     EXECUTION,
@@ -31,7 +31,12 @@ pytestmark = [
 ]
 
 REQUEST = "REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b"
-TESTS_FAILED = load_event("tasks/roll_back")["failures"]
+TESTS_FAILED = load_event("tasks/roll_back")["data"]["failures"]
+
+
+def lambda_handler(state: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Roll Back as the ASL invokes it: the execution id, the state name, and the whole execution state."""
+    return roll_back_handler({"execution_id": EXECUTION, "state": "Roll Back", "data": state}, context)
 
 
 @pytest.fixture
@@ -55,7 +60,7 @@ def promoting(world: World, context: LambdaContext) -> dict[str, Any]:
         FunctionVersion="3",
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
-    state: dict[str, Any] = load_event("tasks/roll_back")
+    state: dict[str, Any] = load_event("tasks/roll_back")["data"]
     state.update(plan=plan, lock=lock)
     return state
 
