@@ -1,28 +1,53 @@
 """The running LocalAws, as seen by the patches inside moto.
 
-moto's backends are process-global, so only one LocalAws runs per process at a time. The patches
-look it up here on every use; when none runs they behave exactly like unpatched moto, so tests
-that use ``moto.mock_aws`` in the same process are unaffected.
+moto's backends are process-global, so only one LocalAws runs per process at a time, and tests
+that use ``moto.mock_aws`` may run in the same process. The patches therefore change moto's
+behaviour only for work that belongs to the local AWS: requests its server handles (the WSGI
+middleware marks those threads with ``serving()``). ``get()`` returns the LocalAws there and None
+elsewhere, so an in-process ``mock_aws`` test sees plain moto. ``running()`` is for the local
+AWS's own machinery (Lambda event threads, Step Functions wait scaling), which needs the
+instance whatever thread it runs on.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .server import LocalAws
 
 _current: LocalAws | None = None
+_thread = threading.local()
+
+
+def running() -> LocalAws | None:
+    """The running LocalAws, on any thread."""
+    return _current
 
 
 def get() -> LocalAws | None:
-    return _current
+    """The running LocalAws if this thread is serving one of its requests, else None."""
+    return _current if getattr(_thread, "serving", False) else None
 
 
 def require() -> LocalAws:
     if _current is None:
         raise RuntimeError("no LocalAws is running")
     return _current
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """Mark the calling thread as handling a request of the local AWS."""
+    previous = getattr(_thread, "serving", False)
+    _thread.serving = True
+    try:
+        yield
+    finally:
+        _thread.serving = previous
 
 
 def activate(aws: LocalAws) -> None:

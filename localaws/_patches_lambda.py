@@ -15,7 +15,10 @@ them the way AWS does, and runs every invocation's real code through ``LambdaRun
 - Alias ``RoutingConfig`` is validated like AWS and its weights are honoured on invoke; the
   ``Qualifier`` query parameter (which moto ignores) selects version or alias.
 
-Outside a running LocalAws every patched method behaves exactly like moto's.
+The local AWS keeps its Lambda data in moto's non-Docker backend (``lambda_simple``) without
+changing moto's global config: ``get_backend`` picks that backend for requests the LocalAws
+server handles. Elsewhere (an in-process ``mock_aws`` test) every patched function behaves
+exactly like moto's.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import hashlib
 import io
 import json
 import random
+import sys
 import threading
 import time
 import uuid
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from moto.awslambda import utils as lambda_utils
 from moto.awslambda.exceptions import (
     InvalidParameterValueException,
     LambdaClientError,
@@ -42,7 +47,7 @@ from moto.awslambda.exceptions import (
     UnknownAliasException,
     UnknownFunctionException,
 )
-from moto.awslambda.models import LambdaAlias, LambdaFunction
+from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import make_function_arn
 from moto.awslambda_simple import models as simple_models
@@ -623,11 +628,36 @@ def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[st
     return config
 
 
+def _get_backend(account_id: str, region: str) -> LambdaBackend:
+    """moto's Lambda backend selector: the local AWS's requests get ``LocalLambdaBackend``."""
+    if _context.get() is not None:
+        backend: LambdaBackend = simple_models.lambda_simple_backends[account_id][region]
+        return backend
+    original: LambdaBackend = _ORIGINAL["get_backend"](account_id, region)
+    return original
+
+
+# Modules that bound ``moto.awslambda.utils.get_backend`` under their own name at import time.
+_GET_BACKEND_USERS = (
+    ("moto.awslambda.responses", "get_backend"),
+    ("moto.cloudformation.custom_model", "get_lambda_backend"),
+)
+
+
+def _swap_get_backend(replacement: Any) -> None:
+    lambda_utils.get_backend = replacement
+    for module_name, attribute in _GET_BACKEND_USERS:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            setattr(module, attribute, replacement)
+
+
 def install() -> None:
     """Route moto's non-Docker Lambda backend to ``LocalLambdaBackend`` and patch the responses."""
     if _ORIGINAL:
         return
     _ORIGINAL.update(
+        get_backend=lambda_utils.get_backend,
         invoke=LambdaResponse.invoke,
         publish_version=LambdaResponse.publish_version,
         update_alias=LambdaResponse.update_alias,
@@ -641,6 +671,7 @@ def install() -> None:
     backends = simple_models.lambda_simple_backends
     backends.backend = LocalLambdaBackend
     backends.clear()
+    _swap_get_backend(_get_backend)
 
 
 def uninstall() -> None:
@@ -653,4 +684,5 @@ def uninstall() -> None:
     backends = simple_models.lambda_simple_backends
     backends.backend = _ORIGINAL["backend_class"]
     backends.clear()
+    _swap_get_backend(_ORIGINAL["get_backend"])
     _ORIGINAL.clear()

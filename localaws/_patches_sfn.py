@@ -1,6 +1,8 @@
 """Step Functions: the real ASL on moto's engine, with scalable waits and JSONata.
 
-- moto's engine (``execute_state_machine``) calls other services through boto3 on
+- The local AWS's requests get moto's executing backend (what ``execute_state_machine`` selects),
+  without changing moto's global config, so in-process ``mock_aws`` tests keep plain moto.
+- moto's engine calls other services through boto3 on
   ``localhost:$MOTO_PORT``; the port is patched to the LocalAws server's dynamic port.
 - Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry interval sleeps take
   ``duration * wait_scale``, read at the moment the sleep starts, so tests can run a promotion
@@ -17,12 +19,14 @@ import time
 import uuid
 from typing import Any
 
+from moto.stepfunctions import responses as sfn_responses
+from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
 from moto.stepfunctions.parser.asl.utils import boto_client
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
 from . import _context
 
@@ -30,7 +34,7 @@ _ORIGINAL: dict[str, Any] = {}
 
 
 def _scale() -> float:
-    aws = _context.get()
+    aws = _context.running()
     return aws.wait_scale if aws is not None else 1.0
 
 
@@ -90,13 +94,21 @@ def _start_execution(
     *args: Any,
     **kwargs: Any,
 ) -> Any:
-    if not name and _context.get() is not None:
+    if not name and _context.running() is not None:
         name = str(uuid.uuid4())
     return _ORIGINAL["start_execution"](self, state_machine_arn, name, *args, **kwargs)
 
 
+def _get_backend(account: str, region: str) -> StepFunctionBackend:
+    if _context.get() is not None:
+        backend: StepFunctionBackend = stepfunctions_parser_backends[account][region]
+        return backend
+    original: StepFunctionBackend = _ORIGINAL["get_backend"](account, region)
+    return original
+
+
 def _engine_port() -> str:
-    aws = _context.get()
+    aws = _context.running()
     return str(aws.port) if aws is not None else _ORIGINAL["moto_server_port"]()
 
 
@@ -109,7 +121,9 @@ def install() -> None:
         eval_jsonata=jsonata_module._eval_jsonata,
         moto_server_port=getattr(boto_client, "moto_server_port"),  # noqa: B009
         start_execution=StepFunctionsParserBackend.start_execution,
+        get_backend=sfn_responses.get_backend,
     )
+    sfn_responses.get_backend = _get_backend
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010
     jsonata_module._eval_jsonata = _eval_jsonata
@@ -125,4 +139,5 @@ def uninstall() -> None:
     jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
     StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]
+    sfn_responses.get_backend = _ORIGINAL["get_backend"]
     _ORIGINAL.clear()

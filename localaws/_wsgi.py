@@ -27,6 +27,7 @@ from moto.core.request import Request
 from moto.core.routing import get_service_router
 from moto.core.utils import get_service_model
 
+from . import _context
 from .faults import ApiFault, FaultInjector
 from .recording import (
     SOURCE_CLIENT,
@@ -115,7 +116,8 @@ class ApiMiddleware:
             return _fault_response(info.service, fault, recording_start_response)
         _current.info = info
         try:
-            return self._app(environ, recording_start_response)
+            with _context.serving():
+                return self._app(environ, recording_start_response)
         finally:
             _current.info = None
 

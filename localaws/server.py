@@ -25,7 +25,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -81,7 +80,6 @@ class LocalAws:
         self._work_dir: Path | None = None
         self._events_pool: ThreadPoolExecutor | None = None
         self._apigw: Any = None
-        self._saved_config: dict[str, Any] = {}
         self._session_lock = threading.Lock()
         self._session: Any = None
 
@@ -98,7 +96,6 @@ class LocalAws:
         return self
 
     def _start(self) -> None:
-        self._configure_moto()
         _patches_lambda.install()
         _patches_sfn.install()
         _patches_events.install()
@@ -118,19 +115,14 @@ class LocalAws:
         self._runtime = LambdaRuntime(self.endpoint_url, self.region, self._work_dir)
         runtime_box.append(self._runtime)
         self._runtime.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="localaws-moto", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="localaws-moto",
+            daemon=True,
+        )
         self._thread.start()
         self._start_apigateway()
-
-    def _configure_moto(self) -> None:
-        lambda_config = default_user_config.setdefault("lambda", {})
-        sfn_config = default_user_config.setdefault("stepfunctions", {})
-        self._saved_config = {
-            "use_docker": lambda_config.get("use_docker", True),
-            "execute_state_machine": sfn_config.get("execute_state_machine", False),
-        }
-        lambda_config["use_docker"] = False
-        sfn_config["execute_state_machine"] = True
 
     def _start_apigateway(self) -> None:
         try:
@@ -160,21 +152,12 @@ class LocalAws:
             self._runtime.stop()
         if self._work_dir is not None:
             remove_work_dir(self._work_dir)
-        if _context.get() is self:
+        if _context.running() is self:
             _patches_events.uninstall()
             _patches_sfn.uninstall()
             _patches_lambda.uninstall()
-            self._restore_moto()
         _context.deactivate(self)
         self._server = self._thread = self._runtime = self._work_dir = self._events_pool = None
-
-    def _restore_moto(self) -> None:
-        if self._saved_config:
-            default_user_config.setdefault("lambda", {})["use_docker"] = self._saved_config["use_docker"]
-            default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = self._saved_config[
-                "execute_state_machine"
-            ]
-            self._saved_config = {}
 
     def __enter__(self) -> LocalAws:
         return self.start()

@@ -95,7 +95,9 @@ def test_stop_ends_every_worker_and_restores_moto() -> None:
         """
         import io, json, os, zipfile
         from localaws import LocalAws
-        from moto.core.config import default_user_config
+        from moto.awslambda import utils
+        from moto.awslambda.responses import LambdaResponse
+        original = (utils.get_backend, LambdaResponse.invoke)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("app.py", "import os\\ndef handler(e, c):\\n    return os.getpid()\\n")
@@ -106,14 +108,42 @@ def test_stop_ends_every_worker_and_restores_moto() -> None:
                                 Code={"ZipFile": buf.getvalue()})
             pid = json.loads(lam.invoke(FunctionName="f")["Payload"].read())
             os.kill(pid, 0)  # alive while running
-        print(json.dumps({"pid": pid, "use_docker": default_user_config["lambda"]["use_docker"]}))
+            patched = (utils.get_backend, LambdaResponse.invoke) != original
+        restored = (utils.get_backend, LambdaResponse.invoke) == original
+        print(json.dumps({"pid": pid, "patched": patched, "restored": restored}))
         """
     )
     result = json.loads(output.strip().splitlines()[-1])
-    assert result["use_docker"] is True
+    assert (result["patched"], result["restored"]) == (True, True)
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(result["pid"], 0)
+
+
+def test_mock_aws_in_the_same_process_sees_plain_moto() -> None:
+    """The patches act only on the local server's requests; an in-process mock_aws is unaffected."""
+    output = _run_python(
+        """
+        import io, json, zipfile
+        import boto3
+        from moto import mock_aws
+        from localaws import LocalAws
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("app.py", "def handler(e, c):\\n    return 1\\n")
+        def status(lam):
+            role = boto3.client("iam", region_name="us-east-1").create_role(
+                RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            lam.create_function(FunctionName="f", Runtime="python3.11", Role=role, Handler="app.handler",
+                                Code={"ZipFile": buf.getvalue()})
+            return lam.update_function_code(FunctionName="f", ZipFile=buf.getvalue())["LastUpdateStatus"]
+        with LocalAws() as aws:
+            with mock_aws():
+                mocked = status(boto3.client("lambda", region_name="us-east-1"))
+        print(json.dumps({"mocked": mocked}))
+        """
+    )
+    assert json.loads(output.strip().splitlines()[-1]) == {"mocked": "Successful"}
 
 
 def test_serve_prints_how_to_use_it_and_stops_on_ctrl_c() -> None:
