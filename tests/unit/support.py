@@ -225,13 +225,6 @@ class World:
 # --- task inputs ------------------------------------------------------------------------------------------
 
 
-def task_input(task: str, **overrides: Any) -> dict[str, Any]:
-    """events/tasks/<task>.json with top-level keys replaced."""
-    event: dict[str, Any] = load_event(f"tasks/{task}")
-    event.update(overrides)
-    return event
-
-
 def plan_document(
     *,
     version_id: str | None,

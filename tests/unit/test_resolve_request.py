@@ -128,6 +128,29 @@ def test_manual_request_id_is_taken_as_given(greeting: tuple[str, str], context:
     assert resolve(trigger, context)["request_id"] == "change-4711"
 
 
+def test_event_request_id_is_taken_as_given(greeting: tuple[str, str], context: LambdaContext) -> None:
+    """Given a Promotion Requested event naming its own request id, when resolved, then that id is used."""
+    event = requested_event(greeting[0])
+    event["detail"]["request_id"] = "change-4712"
+
+    assert resolve(event, context)["request_id"] == "change-4712"
+
+
+def test_build_under_the_release_prefix_is_resolved_on_request(
+    world: World, greeting: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given a build under releases/greeting/ (promoted only on request), when a manual start names it, then
+    the plan pins that object."""
+    version_id, _ = world.put_artifact("releases/greeting/2026.11.22.zip", zip_bytes("release"))
+
+    plan = resolve({"app": "greeting", "artifact": {"key": "releases/greeting/2026.11.22.zip"}}, context)
+
+    assert (plan["artifact"]["key"], plan["artifact"]["version_id"]) == (
+        "releases/greeting/2026.11.22.zip",
+        version_id,
+    )
+
+
 def test_separate_prod_function_config_is_resolved(world: World, context: LambdaContext) -> None:
     """Given the per-environment config (two functions, test events), when a build is resolved, then the plan
     says prod is a separate function and carries the test events."""
@@ -197,6 +220,16 @@ BAD_TRIGGERS = [
         id="manual-not-zip",
     ),
     pytest.param({"app": "-greeting", "artifact": {"key": KEY}}, "app", id="manual-bad-app-name"),
+    pytest.param(
+        {"app": "greeting", "artifact": {"key": "artifacts/payments/build-1.zip"}},
+        "artifact.key",
+        id="manual-key-of-another-app",
+    ),
+    pytest.param(
+        _requested_detail(app="greeting", artifact={"key": "uploads/greeting/build-42.zip"}),
+        "detail.artifact.key",
+        id="event-key-outside-artifacts-and-releases",
+    ),
     pytest.param(
         {"app": "greeting", "artifact": {"bucket": "someone-elses-bucket", "key": KEY}},
         "artifact.bucket",
