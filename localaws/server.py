@@ -237,5 +237,5 @@ class LocalAws:
                 self.client("lambda", config=config).invoke(
                     FunctionName=target_arn, InvocationType="Event", Payload=payload.encode("utf-8")
                 )
-        except Exception:
-            LOG.warning("EventBridge rule %s could not deliver to %s", rule_name, target_arn, exc_info=True)
+        except Exception as exc:  # AWS would retry and then drop the event; a warning is enough here
+            LOG.warning("EventBridge rule %s could not deliver to %s: %s", rule_name, target_arn, exc)
