@@ -36,7 +36,8 @@ TESTS_FAILED = load_event("tasks/roll_back")["data"]["failures"]
 
 def lambda_handler(state: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Roll Back as the ASL invokes it: the execution id, the state name, and the whole execution state."""
-    return roll_back_handler({"execution_id": EXECUTION, "state": "Roll Back", "data": state}, context)
+    execution_id = (state.get("plan") or {}).get("execution_id", EXECUTION)
+    return roll_back_handler({"execution_id": execution_id, "state": "Roll Back", "data": state}, context)
 
 
 @pytest.fixture
@@ -158,6 +159,8 @@ def test_only_this_executions_lock_is_released(
     assert result["lock_released"] is False
     assert (result["restored"], result["unchanged"]) == ([], [])
     assert world.alias("greeting-api", "STAGE") == ("3", {})
+    [event] = world.emitted_events()
+    assert (event["detail"]["execution"], event["detail"]["error"]) == (OTHER_EXECUTION, "PromotionLocked")
 
 
 def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaContext) -> None:
@@ -173,6 +176,7 @@ def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaCon
 
     [event] = world.emitted_events()
     assert event["detail"]["input"] == trigger
+    assert event["detail"]["execution"] == EXECUTION
     assert event["detail"]["app"] is None
     assert event["detail"]["cause"] == "artifact.key: must name a .zip"
     assert (result["failed_state"], result["lock_released"]) == ("Resolve Request", False)
