@@ -43,7 +43,7 @@ $(CHECKOV_STAMP):
 tools: $(SAM_STAMP) $(CHECKOV_STAMP) ## install AWS SAM CLI and checkov in their own tool virtualenvs
 
 demo: install ## run the promotion scenarios on the embedded local AWS (no account, no Docker)
-	$(PY) -m localaws.demo
+	$(PY) -m demo
 
 serve: install ## keep the embedded local AWS running with the orchestrator and example deployed
 	$(PY) -m localaws serve

@@ -28,7 +28,7 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import _context, _patches_events, _patches_lambda, _patches_sfn
+from . import _context, _patches_events, _patches_lambda, _patches_s3, _patches_sfn
 from ._wsgi import EVENTS_APP_ID, ApiMiddleware
 from .faults import FaultInjector
 from .lambda_runtime import LambdaRuntime, remove_work_dir
@@ -99,6 +99,10 @@ class LocalAws:
         _patches_lambda.install()
         _patches_sfn.install()
         _patches_events.install()
+        _patches_s3.install()
+        # The ASL engine logs every failed execution as an ERROR with its parse tree; the failure is already
+        # in the execution's history, where Step Functions users look for it.
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         self._work_dir = Path(tempfile.mkdtemp(prefix="localaws-"))
         self._events_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="localaws-events")
         # The runtime needs the endpoint, which needs the server's port: bind first, serve later.
@@ -153,6 +157,7 @@ class LocalAws:
         if self._work_dir is not None:
             remove_work_dir(self._work_dir)
         if _context.running() is self:
+            _patches_s3.uninstall()
             _patches_events.uninstall()
             _patches_sfn.uninstall()
             _patches_lambda.uninstall()

@@ -1,0 +1,302 @@
+"""Deploy lambda-promoter and the example apps into a :class:`~localaws.LocalAws`, and drive promotions.
+
+Everything goes through the same doors a user has: ``template.yaml`` deployed by the loader, builds
+uploaded to S3, the custom event put on EventBridge, StartExecution by hand, HTTP requests to the API
+Gateway stage URLs. Nothing here calls a task handler directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from examples.builds import build_zip
+from examples.configs import promotion_config
+from localaws import LocalAws
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMOTER_STACK = "lambda-promoter"
+TARGET_PREFIX = "greeting"
+EVENT_SOURCE = "lambda-promoter"
+APPS = ("greeting", "greeting-envs")
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    app: str
+    key: str
+    version_id: str
+
+
+@dataclass
+class StateRun:
+    name: str
+    type: str
+    entered: float
+    exited: float | None = None
+    failed: str | None = None  # error name if the state's task failed
+
+
+@dataclass
+class Outcome:
+    execution_arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: dict[str, Any] | None
+    states: list[StateRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def state_names(self) -> list[str]:
+        return [s.name for s in self.states]
+
+
+StateCallback = Callable[[str, StateRun], None]  # ("entered" | "succeeded" | "failed", state)
+
+
+class Sandbox:
+    """The orchestrator stack and the two example app stacks, deployed into one local AWS."""
+
+    def __init__(self, aws: LocalAws) -> None:
+        self.aws = aws
+        self.s3 = aws.client("s3")
+        self.sfn = aws.client("stepfunctions")
+        self.lambda_ = aws.client("lambda")
+        self.events = aws.client("events")
+        self.sqs = aws.client("sqs")
+        self.dynamodb = aws.client("dynamodb")
+        promoter = aws.deploy_template(
+            ROOT / "template.yaml",
+            parameters={"TargetFunctionPrefix": TARGET_PREFIX, "EventSource": EVENT_SOURCE},
+            stack_name=PROMOTER_STACK,
+        )
+        self.promoter = promoter
+        self.bucket = promoter.outputs["ArtifactBucketName"]
+        self.state_machine_arn = promoter.outputs["StateMachineArn"]
+        self.table = promoter.outputs["PromotionsTableName"]
+        self.greeting = aws.deploy_template(ROOT / "examples/greeting/template.yaml", stack_name="greeting")
+        self.envs = aws.deploy_template(
+            ROOT / "examples/greeting-envs/template.yaml", stack_name="greeting-envs"
+        )
+        api = self.greeting.outputs["ApiId"]
+        self.urls = {
+            "greeting": {stage: aws.stage_url(api, stage) for stage in ("dev", "stage", "prod")},
+            "greeting-envs": {
+                "stage": aws.stage_url(self.envs.outputs["StageApiId"], "stage"),
+                "prod": aws.stage_url(self.envs.outputs["ProdApiId"], "prod"),
+            },
+        }
+        for app in APPS:
+            config = promotion_config(app, self.urls[app]["stage"], self.urls[app]["prod"])
+            self.s3.put_object(Bucket=self.bucket, Key=f"config/{app}.json", Body=json.dumps(config).encode())
+        self._events_queue = self._capture_promoter_events()
+        self.emitted: list[dict[str, Any]] = []
+
+    # -- targets -----------------------------------------------------------------------------------
+    def functions(self, app: str) -> dict[str, tuple[str, str]]:
+        """Environment -> (function name, alias) as the app's promotion config names them."""
+        if app == "greeting":
+            name = self.greeting.outputs["FunctionName"]
+            return {"stage": (name, "STAGE"), "prod": (name, "PROD")}
+        return {
+            "stage": (self.envs.outputs["StageFunctionName"], "live"),
+            "prod": (self.envs.outputs["ProdFunctionName"], "live"),
+        }
+
+    def alias(self, function_name: str, alias: str) -> tuple[str, dict[str, float]]:
+        """(version, additional version weights) of an alias right now."""
+        response = self.lambda_.get_alias(FunctionName=function_name, Name=alias)
+        weights = (response.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return response["FunctionVersion"], {str(k): float(v) for k, v in weights.items()}
+
+    def aliases(self, app: str) -> dict[str, tuple[str, dict[str, float]]]:
+        return {env: self.alias(*target) for env, target in self.functions(app).items()}
+
+    def code_sha256(self, function_name: str, version: str) -> str:
+        return str(
+            self.lambda_.get_function_configuration(FunctionName=function_name, Qualifier=version)[
+                "CodeSha256"
+            ]
+        )
+
+    def get(self, app: str, env: str, path: str = "/hello?name=demo") -> tuple[int, Any]:
+        """GET through the local API Gateway stage: (status, parsed JSON body or text)."""
+        url = self.urls[app][env] + path
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - local stage URL
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        try:
+            return status, json.loads(raw)
+        except json.JSONDecodeError:
+            return status, raw.decode(errors="replace")
+
+    def build_answering(self, app: str, env: str) -> str | None:
+        """The build id the environment's stage URL answers with, or None if it does not answer 200."""
+        status, body = self.get(app, env)
+        return str(body.get("build")) if status == 200 and isinstance(body, dict) else None
+
+    # -- the three triggers -------------------------------------------------------------------------
+    def upload_build(
+        self, app: str, variant: str, *, prefix: str = "artifacts/", name: str | None = None
+    ) -> Uploaded:
+        key = f"{prefix}{app}/{name or variant}.zip"
+        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=build_zip(app, variant))
+        return Uploaded(app, key, response["VersionId"])
+
+    def request_by_event(self, build: Uploaded, reason: str, request_id: str | None = None) -> None:
+        detail: dict[str, Any] = {
+            "app": build.app,
+            "artifact": {"key": build.key, "version_id": build.version_id},
+        }
+        detail["reason"] = reason
+        if request_id:
+            detail["request_id"] = request_id
+        response = self.events.put_events(
+            Entries=[
+                {"Source": EVENT_SOURCE, "DetailType": "Promotion Requested", "Detail": json.dumps(detail)}
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents failed: {response['Entries']}")
+
+    def start_by_hand(self, payload: dict[str, Any], name: str | None = None) -> str:
+        kwargs: dict[str, Any] = {"stateMachineArn": self.state_machine_arn, "input": json.dumps(payload)}
+        if name:
+            kwargs["name"] = name
+        return str(self.sfn.start_execution(**kwargs)["executionArn"])
+
+    # -- executions ---------------------------------------------------------------------------------
+    def execution_arns(self) -> set[str]:
+        arns: set[str] = set()
+        for page in self.sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn
+        ):
+            arns.update(e["executionArn"] for e in page["executions"])
+        return arns
+
+    def wait_for_new_executions(self, known: set[str], count: int = 1, timeout: float = 30) -> list[str]:
+        """Executions started since ``known`` was taken (EventBridge delivery is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = self.execution_arns() - known
+            if len(new) >= count:
+                return sorted(new, key=self._start_date)
+            time.sleep(0.05)
+        raise TimeoutError(
+            f"expected {count} new execution(s) within {timeout}s, got {self.execution_arns() - known}"
+        )
+
+    def _start_date(self, arn: str) -> float:
+        return float(self.sfn.describe_execution(executionArn=arn)["startDate"].timestamp())
+
+    def follow(self, arn: str, on_state: StateCallback | None = None, timeout: float = 180) -> Outcome:
+        """Watch an execution until it ends, reporting each state as it is entered and left."""
+        started = time.monotonic()
+        runs: list[StateRun] = []
+        seen = 0
+        while True:
+            description = self.sfn.describe_execution(executionArn=arn)
+            events = self._history(arn)
+            for event in events[seen:]:
+                self._apply(event, runs, on_state)
+            seen = len(events)
+            if description["status"] != "RUNNING":
+                break
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(
+                    f"{arn} still RUNNING after {timeout}s (last state: {runs[-1].name if runs else '-'})"
+                )
+            time.sleep(0.05)
+        output = json.loads(description["output"]) if description.get("output") else None
+        return Outcome(
+            execution_arn=arn,
+            status=description["status"],
+            error=description.get("error"),
+            cause=description.get("cause"),
+            output=output,
+            states=runs,
+            seconds=time.monotonic() - started,
+        )
+
+    def _history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return events
+
+    @staticmethod
+    def _apply(event: dict[str, Any], runs: list[StateRun], on_state: StateCallback | None) -> None:
+        kind = event["type"]
+        stamp = float(event["timestamp"].timestamp())
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            runs.append(StateRun(name=name, type=kind.removesuffix("StateEntered"), entered=stamp))
+            if on_state:
+                on_state("entered", runs[-1])
+        elif kind.endswith("StateExited") and runs:
+            runs[-1].exited = stamp
+            if on_state:
+                on_state("failed" if runs[-1].failed else "succeeded", runs[-1])
+        elif (
+            kind in {"TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"} and runs
+        ):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            runs[-1].failed = details.get("error", kind)
+        elif kind in {"TaskSucceeded", "LambdaFunctionSucceeded"} and runs:
+            runs[-1].failed = None  # an earlier attempt failed and was retried
+
+    # -- what the orchestrator left behind ------------------------------------------------------------
+    def _capture_promoter_events(self) -> str:
+        """Route the orchestrator's own events to a queue, as a user's subscriber would receive them."""
+        url = self.sqs.create_queue(QueueName="promoter-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.events.put_rule(
+            Name="promoter-events-to-queue",
+            EventPattern=json.dumps(
+                {"source": [EVENT_SOURCE], "detail-type": ["Promotion Succeeded", "Promotion Failed"]}
+            ),
+        )
+        self.events.put_targets(Rule="promoter-events-to-queue", Targets=[{"Id": "queue", "Arn": arn}])
+        return str(url)
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """Every "Promotion Succeeded"/"Promotion Failed" event received since the last drain."""
+        received: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self._events_queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            for message in messages:
+                received.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self._events_queue, ReceiptHandle=message["ReceiptHandle"])
+        self.emitted.extend(received)
+        return received
+
+    def event_for(self, execution_arn: str, timeout: float = 10) -> dict[str, Any]:
+        """The event the orchestrator emitted for an execution (delivery to the queue is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain_events()
+            for event in self.emitted:
+                if event.get("detail", {}).get("execution") == execution_arn:
+                    return event
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no promotion event for {execution_arn}")
+            time.sleep(0.05)
+
+    def locks(self) -> list[dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=self.table).get("Items", [])
+        return [item for item in items if item["pk"]["S"].startswith("LOCK#")]
