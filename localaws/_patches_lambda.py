@@ -473,6 +473,13 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         return 200, headers, result.payload
 
 
+def _json_or_none(event: bytes) -> Any:
+    try:
+        return json.loads(event) if event.strip() else None
+    except ValueError:
+        return None
+
+
 class _Run:
     """One invocation: injected faults first, then the runtime; recorded either way."""
 
@@ -496,7 +503,9 @@ class _Run:
         aws = _context.require()
         started = time.time()
         spec = self.spec
-        fault = aws.faults.take_invoke_fault(spec.function_name, spec.version, self.qualifier)
+        fault = aws.faults.take_invoke_fault(
+            spec.function_name, spec.version, self.qualifier, _json_or_none(self.event)
+        )
         if fault is not None and fault.kind == "timeout":
             result = aws.runtime.timed_out_without_running(spec, self.request_id)
         elif fault is not None:

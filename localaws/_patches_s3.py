@@ -46,7 +46,7 @@ def _get_permission(self: FakeBucket, action: str, resource: str) -> Any:
 
 
 def install() -> None:
-    policy_conditions.CONDITION_OPERATIONS["Bool"] = _bool_equals
+    policy_conditions.CONDITION_OPERATIONS["Bool"] = _bool_equals  # type: ignore[assignment]
     FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
 
 

@@ -130,12 +130,20 @@ class InvokeFault(_Fault):
     kind: Literal["error", "timeout"] = "error"
     error_type: str = "Exception"
     message: str = ""
+    event_contains: dict[str, object] | None = None
 
-    def matches(self, function_name: str, version: str, qualifier: str | None) -> bool:
+    def matches(self, function_name: str, version: str, qualifier: str | None, event: object = None) -> bool:
         return (
             self.function_name == function_name
             and (self.version is None or self.version == version)
             and (self.alias is None or self.alias == qualifier)
+            and (
+                self.event_contains is None
+                or (
+                    isinstance(event, dict)
+                    and all(event.get(key) == value for key, value in self.event_contains.items())
+                )
+            )
         )
 
 
@@ -293,8 +301,14 @@ class FaultInjector:
         version: str | None = None,
         alias: str | None = None,
         times: int | None = None,
+        event_contains: dict[str, object] | None = None,
     ) -> InvokeFault:
-        """Invocations return an unhandled error ``error_type`` without running the code."""
+        """Invocations return an unhandled error ``error_type`` without running the code.
+
+        ``event_contains`` narrows the fault to invocations whose JSON event has those top-level
+        key/value pairs, e.g. ``{"state": "Publish Prod Version"}`` for one state of a state machine
+        whose states share a function.
+        """
         fault = InvokeFault(
             remaining=times,
             function_name=function_name,
@@ -303,6 +317,7 @@ class FaultInjector:
             kind="error",
             error_type=error_type,
             message=message,
+            event_contains=event_contains,
         )
         with self._lock:
             self._invokes.append(fault)
@@ -315,21 +330,27 @@ class FaultInjector:
         version: str | None = None,
         alias: str | None = None,
         times: int | None = None,
+        event_contains: dict[str, object] | None = None,
     ) -> InvokeFault:
         """Invocations hang for the function's Timeout, then fail with Sandbox.Timedout."""
         fault = InvokeFault(
-            remaining=times, function_name=function_name, version=version, alias=alias, kind="timeout"
+            remaining=times,
+            function_name=function_name,
+            version=version,
+            alias=alias,
+            kind="timeout",
+            event_contains=event_contains,
         )
         with self._lock:
             self._invokes.append(fault)
         return fault
 
     def take_invoke_fault(
-        self, function_name: str, version: str, qualifier: str | None
+        self, function_name: str, version: str, qualifier: str | None, event: object = None
     ) -> InvokeFault | None:
         with self._lock:
             for fault in self._invokes:
-                if not fault.exhausted and fault.matches(function_name, version, qualifier):
+                if not fault.exhausted and fault.matches(function_name, version, qualifier, event):
                     fault._consume()
                     return fault
         return None
