@@ -227,6 +227,28 @@ class Sandbox:
             seconds=time.monotonic() - started,
         )
 
+    def wait_for_state(self, arn: str, name: str, timeout: float = 30) -> None:
+        """Block until the execution has entered the named state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self._history(arn):
+                if (
+                    event["type"].endswith("StateEntered")
+                    and event["stateEnteredEventDetails"]["name"] == name
+                ):
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"{arn} did not enter '{name}' within {timeout}s")
+
+    def task_errors(self, arn: str) -> list[str]:
+        """The error name of every failed task attempt in the execution, retried ones included."""
+        errors = []
+        for event in self._history(arn):
+            if event["type"] in {"TaskFailed", "LambdaFunctionFailed"}:
+                details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+                errors.append(str(details.get("error")))
+        return errors
+
     def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
