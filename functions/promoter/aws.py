@@ -21,7 +21,7 @@ from promoter.exceptions import TransientAwsError
 # botocore retries a little on its own; longer backoff belongs to the state machine's Retry, where it is
 # visible in the execution history.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     user_agent_extra=f"lambda-promoter/{__version__}",
     connect_timeout=5,
     read_timeout=60,

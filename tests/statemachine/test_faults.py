@@ -1,0 +1,171 @@
+"""A fault at every Task state in turn, through the real ASL and the real handlers on the local AWS.
+
+The states come from statemachine/promotion.asl.json, so a new Task state is covered without editing this
+file. Each run uses the one-function-per-environment example, whose promotion passes through every Task
+state, and starts from aliases with weighted routing, so "exactly as before" covers weights too.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from demo.harness import Outcome, Sandbox
+from localaws import LocalAws
+
+from .conftest import TaskState, function_of, task_states
+
+pytestmark = pytest.mark.statemachine
+
+APP = "greeting-envs"
+ROLL_BACK = "Roll Back"
+FAULTED_STATES = [state for state in task_states() if state.name != ROLL_BACK]
+
+
+@pytest.fixture(scope="module")
+def weighted(sandbox: Sandbox) -> Sandbox:
+    """Both environments' aliases on their newest version with 20% routed to the one before."""
+    for variant in ("v2", "v3"):
+        known = sandbox.execution_arns()
+        sandbox.upload_build(APP, variant, name=f"fault-baseline-{variant}")
+        [arn] = sandbox.wait_for_new_executions(known)
+        assert sandbox.follow(arn).status == "SUCCEEDED"
+    for function_name, alias in sandbox.functions(APP).values():
+        versions = sorted(
+            int(v["Version"])
+            for v in sandbox.lambda_.list_versions_by_function(FunctionName=function_name)["Versions"]
+            if v["Version"] != "$LATEST"
+        )
+        assert len(versions) >= 2, f"{function_name} needs two published versions, has {versions}"
+        sandbox.lambda_.update_alias(
+            FunctionName=function_name,
+            Name=alias,
+            FunctionVersion=str(versions[-1]),
+            RoutingConfig={"AdditionalVersionWeights": {str(versions[-2]): 0.2}},
+        )
+    return sandbox
+
+
+def promote(box: Sandbox, name: str, variant: str = "v2") -> Outcome:
+    known = box.execution_arns()
+    box.upload_build(APP, variant, name=name)
+    [arn] = box.wait_for_new_executions(known)
+    return box.follow(arn)
+
+
+def assert_rolled_back(box: Sandbox, outcome: Outcome, before: object, state: str, error: str) -> None:
+    assert outcome.status == "FAILED"
+    assert outcome.error == error
+    assert outcome.cause is not None
+    assert outcome.cause.startswith(f"{state} failed")
+    assert outcome.state_names[-2:] == [ROLL_BACK, "Promotion Failed"]
+    assert box.aliases(APP) == before  # version and routing weights
+    assert box.locks() == []
+    event = box.event_for(outcome.execution_arn)
+    assert event["detail-type"] == "Promotion Failed"
+    assert (event["detail"]["failed_state"], event["detail"]["error"]) == (state, error)
+
+
+@pytest.mark.parametrize("state", FAULTED_STATES, ids=[s.name for s in FAULTED_STATES])
+def test_a_fault_in_any_task_rolls_everything_back(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws, state: TaskState
+) -> None:
+    before = box.aliases(APP)
+    assert any(weights for _, weights in before.values())
+    aws.faults.invoke_error(
+        function_of(box, state),
+        error_type="InjectedFault",
+        message=f"injected at {state.name}",
+        event_contains={"state": state.name} if state.passes_state_name else None,
+    )
+
+    outcome = promote(box, f"fault-{state.logical_id}-{state.name.replace(' ', '')}")
+
+    assert_rolled_back(box, outcome, before, state.name, "InjectedFault")
+    failed = [s.name for s in outcome.states if s.failed]
+    assert failed == [state.name]
+
+
+def test_a_transient_error_is_retried_and_the_promotion_goes_on(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    """Throttling on UpdateFunctionCode outlasts botocore's own retries once; the ASL Retry takes over."""
+    stage_function = box.functions(APP)["stage"][0]
+    aws.faults.throttle("lambda", "UpdateFunctionCode", times=3, match={"FunctionName": stage_function})
+
+    outcome = promote(box, "transient")
+
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert box.task_errors(outcome.execution_arn) == ["TransientAwsError"]
+
+
+def test_a_slow_code_update_loops_in_the_state_machine(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    aws.faults.slow_update(box.functions(APP)["stage"][0], seconds=30)
+
+    outcome = promote(box, "slow-update")
+
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.state_names.count("Get Code Update Status") >= 2
+    assert outcome.state_names.count("Wait For Code Update") >= 2
+
+
+def test_a_failed_code_update_is_rolled_back(weighted: Sandbox, box: Sandbox, aws: LocalAws) -> None:
+    before = box.aliases(APP)
+    aws.faults.failing_update(
+        box.functions(APP)["stage"][0], reason="Unzipped size must be smaller than 262144000 bytes"
+    )
+
+    outcome = promote(box, "failed-update")
+
+    assert_rolled_back(box, outcome, before, "Get Code Update Status", "CodeUpdateFailed")
+
+
+def test_a_test_invocation_that_times_out_fails_the_tests(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    """The version under test hangs until its 10 s timeout: Run Tests records it as a failed test case."""
+    before = box.aliases(APP)
+    aws.faults.invoke_timeout(box.functions(APP)["stage"][0], times=1)
+
+    outcome = promote(box, "test-timeout")
+
+    assert_rolled_back(box, outcome, before, "Run Tests", "TestsFailed")
+    assert "Task timed out" in (outcome.cause or "")
+
+
+def test_roll_back_itself_is_retried_on_a_transient_error(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    before = box.aliases(APP)
+    roll_back = box.promoter.resources["RollBackFunction"]
+    check = next(s for s in FAULTED_STATES if s.name == "Check Prod Endpoint")
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    aws.faults.invoke_error(roll_back, "TransientAwsError", "throttled while restoring", times=1)
+
+    outcome = promote(box, "rollback-retry")
+
+    assert_rolled_back(box, outcome, before, check.name, "InjectedFault")
+    assert box.task_errors(outcome.execution_arn).count("TransientAwsError") == 1
+
+
+def test_a_roll_back_that_cannot_finish_ends_in_rollback_failed(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    roll_back = box.promoter.resources["RollBackFunction"]
+    tests = next(s for s in FAULTED_STATES if s.name == "Run Tests")
+    aws.faults.invoke_error(function_of(box, tests), "InjectedFault", event_contains={"state": tests.name})
+    aws.faults.invoke_error(
+        roll_back, "RollbackIncomplete", "alias greeting-envs-stage:live could not be restored"
+    )
+
+    outcome = promote(box, "rollback-fails")
+
+    assert outcome.status == "FAILED"
+    assert outcome.state_names[-2:] == [ROLL_BACK, "Rollback Failed"]
+    assert outcome.error == "RollbackIncomplete"
+    aws.faults.clear()
+    # The lock is still held by the failed execution: a person must look before anything else is promoted.
+    assert {item["owner"]["S"] for item in box.locks()} == {outcome.execution_arn}
+    for item in box.locks():
+        box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})
