@@ -45,11 +45,14 @@ tools: $(SAM_STAMP) $(CHECKOV_STAMP) ## install AWS SAM CLI and checkov in their
 demo: install ## run the promotion scenarios on the embedded local AWS (no account, no Docker)
 	$(PY) -m demo
 
-serve: install ## keep the embedded local AWS running with the orchestrator and example deployed
-	$(PY) -m localaws serve
+serve: install ## keep the local AWS running with the orchestrator and the examples deployed (port 4566)
+	$(PY) -m demo serve
 
+# The moto-based unit tests run in their own process: starting moto's mock resets the process-global
+# backends that the embedded local AWS also uses.
 test: install ## run the whole test suite offline
-	$(PY) -m pytest
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest --ignore=tests/unit
 
 test-unit: install ## task and domain tests with moto
 	$(PY) -m pytest -m unit
