@@ -245,8 +245,7 @@ class Sandbox:
         errors = []
         for event in self._history(arn):
             if event["type"] in {"TaskFailed", "LambdaFunctionFailed"}:
-                details = next(v for k, v in event.items() if k.endswith("EventDetails"))
-                errors.append(str(details.get("error")))
+                errors.append(str(_details(event).get("error")))
         return errors
 
     def _history(self, arn: str) -> list[dict[str, Any]]:
@@ -271,8 +270,7 @@ class Sandbox:
         elif (
             kind in {"TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"} and runs
         ):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            runs[-1].failed = details.get("error", kind)
+            runs[-1].failed = str(_details(event).get("error", kind))
         elif kind in {"TaskSucceeded", "LambdaFunctionSucceeded"} and runs:
             runs[-1].failed = None  # an earlier attempt failed and was retried
 
@@ -322,3 +320,8 @@ class Sandbox:
     def locks(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table).get("Items", [])
         return [item for item in items if item["pk"]["S"].startswith("LOCK#")]
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    """The ``...EventDetails`` member of an execution history event (its name depends on the type)."""
+    return next((value for key, value in event.items() if key.endswith("EventDetails")), {})
