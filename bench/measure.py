@@ -1,0 +1,452 @@
+"""The measurements: one promotion through the orchestrator, the same promotion by the shortest direct
+boto3 sequence, interleaved pairs of both, and N promotions of different functions started at once.
+
+Every figure comes from the local AWS's recorders (``aws.api_calls``, ``aws.invocations``), the
+execution history, or a clock read around the promotion. Nothing is assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from localaws import ApiCall, Invocation
+
+from .deploy import App, Build, Deployment, upload
+
+Progress = Callable[[str], None]
+
+ORCHESTRATOR = "orchestrator"
+DIRECT = "direct"
+
+# Who made an API call, as the report splits them. The first four are the promotion's own calls; the
+# two after them are the target app's (identical on both sides); the last two are not counted at all.
+TASKS = "task functions"
+ENGINE = "Step Functions engine"
+EVENTS = "EventBridge delivery"
+CALLER = "caller"  # StartExecution for the orchestrator; every call of the direct sequence
+TEST_FUNCTION = "test function"
+GATEWAY_INVOKE = "API Gateway -> target"
+POLLING = "benchmark polling"  # DescribeExecution/GetExecutionHistory/ListExecutions by this benchmark
+GATEWAY_LOOKUP = "local gateway lookup"  # the local API Gateway reads its config through the API
+
+PROMOTION_CALLERS = (CALLER, ENGINE, TASKS, EVENTS)
+TARGET_CALLERS = (TEST_FUNCTION, GATEWAY_INVOKE)
+_POLLING_OPERATIONS = {"DescribeExecution", "GetExecutionHistory", "ListExecutions"}
+_POLL_INTERVAL = 0.02  # seconds between DescribeExecution calls while an execution runs
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of promotion, and how each side must end."""
+
+    name: str
+    variant: str  # examples/builds.py variant
+    orchestrator_outcome: str
+    direct_outcome: str
+
+
+CASES: tuple[Case, ...] = (
+    Case("happy path", "v2", "SUCCEEDED", "promoted"),
+    Case("rollback: tests fail", "fails-tests", "FAILED at Run Tests", "tests failed"),
+    Case(
+        "rollback: stage endpoint fails",
+        "broken-endpoint",
+        "FAILED at Check Stage Endpoint",
+        "stage check failed, STAGE put back",
+    ),
+)
+
+
+@dataclass
+class Sample:
+    """One promotion, measured."""
+
+    case: str
+    method: str  # ORCHESTRATOR or DIRECT
+    outcome: str
+    expected: str
+    wall: float  # seconds from the first request of the promotion until its end was seen
+    calls: Counter[tuple[str, str]]  # (caller, "service:Operation") -> count
+    transitions: int  # StateEntered events in the execution history (0 for the direct sequence)
+    task_invocations: list[tuple[float, int]]  # (duration s, MemorySize MB) of task function invocations
+    target_invocations: list[tuple[float, int]]  # the same for the target app's functions
+    end_state_ok: bool = True
+
+    @property
+    def as_expected(self) -> bool:
+        return self.outcome == self.expected and self.end_state_ok
+
+    def count(self, callers: Iterable[str]) -> int:
+        wanted = set(callers)
+        return sum(n for (caller, _), n in self.calls.items() if caller in wanted)
+
+    @property
+    def promotion_calls(self) -> int:
+        return self.count(PROMOTION_CALLERS)
+
+    @property
+    def target_calls(self) -> int:
+        return self.count(TARGET_CALLERS)
+
+
+# -------------------------------------------------------------------------------------- classification
+
+
+def _function_name(value: object) -> str:
+    name = str(value or "")
+    if name.startswith("arn:"):
+        return name.split(":")[6]
+    return name.split(":", 1)[0]
+
+
+def caller_of(call: ApiCall, deployment: Deployment, app: App | None = None) -> str:
+    """Who made ``call`` (one of the caller constants above)."""
+    if call.source == "stepfunctions":
+        return ENGINE
+    if call.source == "events":
+        return EVENTS
+    if call.source.startswith("lambda:"):
+        return TASKS if call.function_name in deployment.task_memory else TEST_FUNCTION
+    # source "client": this process. The local API Gateway server is a client of the API too.
+    if call.service == "apigateway":
+        return GATEWAY_LOOKUP
+    if call.service == "stepfunctions" and call.operation in _POLLING_OPERATIONS:
+        return POLLING
+    if call.service == "lambda" and call.operation == "Invoke":
+        target = _function_name(call.params.get("FunctionName"))
+        apps = [app] if app is not None else [deployment.main, *deployment.copies]
+        if any(target == a.function_name for a in apps):
+            return GATEWAY_INVOKE  # nothing in this process invokes the promoted function itself
+    return CALLER
+
+
+def classify(
+    calls: Sequence[ApiCall], deployment: Deployment, app: App | None = None
+) -> Counter[tuple[str, str]]:
+    return Counter((caller_of(c, deployment, app), f"{c.service}:{c.operation}") for c in calls)
+
+
+def split_invocations(
+    invocations: Sequence[Invocation], deployment: Deployment
+) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """(task function invocations, target app invocations) as (duration, MemorySize) pairs."""
+    tasks, target = [], []
+    app_memory: dict[str, int] = {}
+    for app in (deployment.main, *deployment.copies):
+        app_memory.update(app.memory)
+    for inv in invocations:
+        if inv.function_name in deployment.task_memory:
+            tasks.append((inv.duration, deployment.task_memory[inv.function_name]))
+        else:
+            target.append((inv.duration, app_memory.get(inv.function_name, 128)))
+    return tasks, target
+
+
+class Window:
+    """The API calls and invocations recorded between ``open`` and ``close``."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.aws = deployment.aws
+        self._calls = len(self.aws.api_calls)
+        self._invocations = len(self.aws.invocations)
+
+    def close(self) -> tuple[list[ApiCall], list[Invocation]]:
+        return (
+            self.aws.api_calls.calls[self._calls :],
+            self.aws.invocations.invocations[self._invocations :],
+        )
+
+
+# ---------------------------------------------------------------------------------- one promotion each
+
+
+def _aliases(deployment: Deployment, app: App) -> dict[str, str]:
+    lam = deployment.client("lambda")
+    return {
+        alias: str(lam.get_alias(FunctionName=app.function_name, Name=alias)["FunctionVersion"])
+        for alias in ("STAGE", "PROD")
+    }
+
+
+def _end_state_ok(case: Case, before: dict[str, str], after: dict[str, str]) -> bool:
+    if case.variant == "v2":
+        return after["STAGE"] == after["PROD"] != before["PROD"]
+    return after == before
+
+
+def execution_summary(deployment: Deployment, arn: str) -> tuple[str, str | None, int]:
+    """(status, the state whose task failed first or None, number of StateEntered events)."""
+    sfn = deployment.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        events.extend(page["events"])
+    status = str(sfn.describe_execution(executionArn=arn)["status"])
+    entered = [e for e in events if e["type"].endswith("StateEntered")]
+    failed_state = None
+    current = None
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] in {
+            "TaskFailed",
+            "LambdaFunctionFailed",
+            "TaskTimedOut",
+            "LambdaFunctionTimedOut",
+        }:
+            failed_state = current
+            break
+    return status, failed_state, len(entered)
+
+
+def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Build) -> Sample:
+    """StartExecution by hand, then wait for the end. The upload is done before and not counted."""
+    sfn = deployment.client("stepfunctions")
+    before = _aliases(deployment, app)
+    payload = {
+        "app": app.app,
+        "artifact": {"key": build.key, "version_id": build.version_id},
+        "reason": f"bench: {case.name}",
+    }
+    window = Window(deployment)
+    started = time.perf_counter()
+    arn = sfn.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        time.sleep(_POLL_INTERVAL)
+    wall = time.perf_counter() - started
+    calls, invocations = window.close()
+    status, failed_state, transitions = execution_summary(deployment, arn)
+    tasks, target = split_invocations(invocations, deployment)
+    return Sample(
+        case=case.name,
+        method=ORCHESTRATOR,
+        outcome=f"{status} at {failed_state}" if status == "FAILED" and failed_state else status,
+        expected=case.orchestrator_outcome,
+        wall=wall,
+        calls=classify(calls, deployment, app),
+        transitions=transitions,
+        task_invocations=tasks,
+        target_invocations=target,
+        end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+    )
+
+
+def _stage_check_passes(app: App) -> bool:
+    """The config's stage checks, as plain HTTP requests (what Check Stage Endpoint does)."""
+    for check in app.config["stage"]["checks"]:
+        request = urllib.request.Request(check["url"], method=check.get("method", "GET"))
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, body = response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read().decode(errors="replace")
+        if status != check.get("expect_status", 200) or check.get("expect_body_contains", "") not in body:
+            return False
+    return True
+
+
+def direct_sequence(deployment: Deployment, app: App, build: Build) -> str:
+    """The shortest boto3 sequence reaching the orchestrator's end state; returns how it ended.
+
+    UpdateFunctionCode from the S3 object version; GetFunctionConfiguration every Wait seconds of the ASL
+    (scaled like the ASL's Wait) until LastUpdateStatus is Successful; PublishVersion; Invoke the test
+    function against the version; GetAlias STAGE (to be able to put it back); UpdateAlias STAGE; the stage
+    check over HTTP; UpdateAlias PROD -- or, when the check fails, UpdateAlias STAGE back.
+    """
+    lam = deployment.client("lambda")
+    name = app.function_name
+    updated = lam.update_function_code(
+        FunctionName=name, S3Bucket=deployment.bucket, S3Key=build.key, S3ObjectVersion=build.version_id
+    )
+    while True:
+        time.sleep(deployment.update_poll_seconds * deployment.aws.wait_scale)
+        status = lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus")
+        if status == "Successful":
+            break
+        if status == "Failed":
+            return "code update failed"
+    published = lam.publish_version(FunctionName=name, CodeSha256=updated["CodeSha256"])
+    version, qualified_arn = str(published["Version"]), str(published["FunctionArn"])
+    event = {"app": app.app, "function_name": name, "version": version, "qualified_arn": qualified_arn}
+    answer = lam.invoke(FunctionName=app.tests_function, Payload=json.dumps(event).encode())
+    report = json.loads(answer["Payload"].read() or b"{}")
+    if answer.get("FunctionError") or not (isinstance(report, dict) and report.get("passed")):
+        return "tests failed"  # no alias has moved: nothing to put back
+    previous = str(lam.get_alias(FunctionName=name, Name="STAGE")["FunctionVersion"])
+    lam.update_alias(FunctionName=name, Name="STAGE", FunctionVersion=version)
+    if not _stage_check_passes(app):
+        lam.update_alias(FunctionName=name, Name="STAGE", FunctionVersion=previous)
+        return "stage check failed, STAGE put back"
+    lam.update_alias(FunctionName=name, Name="PROD", FunctionVersion=version)
+    return "promoted"
+
+
+def promote_direct(deployment: Deployment, app: App, case: Case, build: Build) -> Sample:
+    before = _aliases(deployment, app)
+    window = Window(deployment)
+    started = time.perf_counter()
+    outcome = direct_sequence(deployment, app, build)
+    wall = time.perf_counter() - started
+    calls, invocations = window.close()
+    tasks, target = split_invocations(invocations, deployment)
+    return Sample(
+        case=case.name,
+        method=DIRECT,
+        outcome=outcome,
+        expected=case.direct_outcome,
+        wall=wall,
+        calls=classify(calls, deployment, app),
+        transitions=0,
+        task_invocations=tasks,
+        target_invocations=target,
+        end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+    )
+
+
+# ------------------------------------------------------------------------------------ interleaved pairs
+
+_build_counter = iter(range(1, 1_000_000_000))
+_build_lock = threading.Lock()
+
+
+def next_build_id(deployment: Deployment, variant: str) -> str:
+    with _build_lock:
+        return f"{variant}-{deployment.tag}-{next(_build_counter)}"
+
+
+def measure_pairs(
+    deployment: Deployment,
+    repetitions: int,
+    cases: Sequence[Case] = CASES,
+    progress: Progress | None = None,
+    warm_up: bool = True,
+) -> list[Sample]:
+    """For each repetition and case: the orchestrator (A), then the direct sequence (B), on the same app.
+
+    A warm-up pair (not recorded) first starts the task functions' workers, so the first recorded pair is
+    not the only one that pays for them.
+    """
+    say = progress or (lambda _: None)
+    app = deployment.main
+    methods = ((ORCHESTRATOR, promote_orchestrated), (DIRECT, promote_direct))
+    if warm_up:
+        for label, promote in methods:
+            promote(deployment, app, cases[0], upload(deployment, app, "v2", next_build_id(deployment, "v2")))
+            say(f"warm-up: {label} done")
+    samples: list[Sample] = []
+    for rep in range(1, repetitions + 1):
+        for case in cases:
+            for label, promote in methods:
+                build = upload(deployment, app, case.variant, next_build_id(deployment, case.variant))
+                sample = promote(deployment, app, case, build)
+                samples.append(sample)
+                flag = "" if sample.as_expected else f"  UNEXPECTED (wanted {sample.expected})"
+                say(
+                    f"rep {rep}/{repetitions} {case.name:<31} {label:<12} {sample.wall:6.2f}s "
+                    f"{sample.promotion_calls:3d} calls  {sample.outcome}{flag}"
+                )
+    return samples
+
+
+# ---------------------------------------------------------------------------------- N promotions at once
+
+#: AWS Lambda quota: control-plane API requests per second per account and region (excludes Invoke).
+LAMBDA_CONTROL_PLANE_LIMIT = 15
+
+
+@dataclass
+class ConcurrencyResult:
+    n: int
+    wait_scale: float
+    wall: float  # seconds from the first StartExecution until every execution was seen ended
+    statuses: Counter[str]
+    calls: Counter[tuple[str, str]]
+    transitions: int
+    control_plane_calls: int  # Lambda calls other than Invoke, any caller
+    peak_control_plane_per_second: int  # most of them in any 1-second window
+    control_plane_by_operation: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def promotion_calls(self) -> int:
+        return sum(n for (caller, _), n in self.calls.items() if caller in PROMOTION_CALLERS)
+
+    @property
+    def exceeds_limit(self) -> bool:
+        return self.peak_control_plane_per_second > LAMBDA_CONTROL_PLANE_LIMIT
+
+
+def peak_per_window(times: Iterable[float], window: float = 1.0) -> int:
+    """The most timestamps in any half-open interval ``[t, t + window)``."""
+    ordered = sorted(times)
+    best, low = 0, 0
+    for high, stamp in enumerate(ordered):
+        while ordered[low] <= stamp - window:
+            low += 1
+        best = max(best, high - low + 1)
+    return best
+
+
+def measure_concurrency(
+    deployment: Deployment, apps: Sequence[App], progress: Progress | None = None
+) -> ConcurrencyResult:
+    """Start one promotion of a good build for each app at once and wait for all of them."""
+    say = progress or (lambda _: None)
+    sfn = deployment.client("stepfunctions")
+    builds = [upload(deployment, app, "v2", next_build_id(deployment, "v2")) for app in apps]
+    payloads = [
+        json.dumps({"app": a.app, "artifact": {"key": b.key, "version_id": b.version_id}, "reason": "bench"})
+        for a, b in zip(apps, builds, strict=True)
+    ]
+    window = Window(deployment)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(apps)) as pool:
+        arns = list(
+            pool.map(
+                lambda body: str(
+                    sfn.start_execution(stateMachineArn=deployment.state_machine_arn, input=body)[
+                        "executionArn"
+                    ]
+                ),
+                payloads,
+            )
+        )
+    pending = set(arns)
+    last_report = started
+    while pending:
+        running: set[str] = set()
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING"
+        ):
+            running.update(e["executionArn"] for e in page["executions"])
+        pending &= running
+        if pending and time.perf_counter() - last_report > 5:
+            last_report = time.perf_counter()
+            done = len(apps) - len(pending)
+            say(f"N={len(apps)}: {done}/{len(apps)} done after {last_report - started:.0f}s")
+        if pending:
+            time.sleep(0.1)
+    wall = time.perf_counter() - started
+    calls, _ = window.close()
+    summaries = [execution_summary(deployment, arn) for arn in arns]
+    control_plane = [c for c in calls if c.service == "lambda" and c.operation != "Invoke"]
+    return ConcurrencyResult(
+        n=len(apps),
+        wait_scale=deployment.aws.wait_scale,
+        wall=wall,
+        statuses=Counter(status for status, _, _ in summaries),
+        calls=classify(calls, deployment),
+        transitions=sum(t for _, _, t in summaries),
+        control_plane_calls=len(control_plane),
+        peak_control_plane_per_second=peak_per_window(c.time for c in control_plane),
+        control_plane_by_operation=Counter(c.operation for c in control_plane),
+    )
