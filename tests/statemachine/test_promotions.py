@@ -71,6 +71,15 @@ def test_an_s3_upload_promotes_the_build_through_stage_to_prod(box: Sandbox) -> 
     assert [r["status"]["S"] for r in records] == ["SUCCEEDED"]
 
 
+def test_an_upload_that_is_not_a_zip_starts_nothing(box: Sandbox) -> None:
+    known = box.execution_arns()
+    box.s3.put_object(Bucket=box.bucket, Key="artifacts/greeting/NOTES.md", Body=b"release notes")
+    box.upload_build("greeting", "v2", prefix="releases/", name="not-a-trigger")
+
+    with pytest.raises(TimeoutError):
+        box.wait_for_new_executions(known, timeout=1.0)
+
+
 def test_a_promotion_requested_event_promotes_a_release(box: Sandbox) -> None:
     known = box.execution_arns()
     build = box.upload_build("greeting", "v3", prefix="releases/", name="event-happy")
