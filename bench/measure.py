@@ -80,6 +80,7 @@ class Sample:
     task_invocations: list[tuple[float, int]]  # (duration s, MemorySize MB) of task function invocations
     target_invocations: list[tuple[float, int]]  # the same for the target app's functions
     end_state_ok: bool = True
+    errors: int = 0  # promotion calls answered with HTTP >= 400 (retried ones included in the counts)
 
     @property
     def as_expected(self) -> bool:
@@ -133,6 +134,11 @@ def classify(
     calls: Sequence[ApiCall], deployment: Deployment, app: App | None = None
 ) -> Counter[tuple[str, str]]:
     return Counter((caller_of(c, deployment, app), f"{c.service}:{c.operation}") for c in calls)
+
+
+def errors_in(calls: Sequence[ApiCall], deployment: Deployment, app: App | None = None) -> int:
+    """How many of the promotion's own calls were answered with an HTTP error status."""
+    return sum(1 for c in calls if c.status >= 400 and caller_of(c, deployment, app) in PROMOTION_CALLERS)
 
 
 def split_invocations(
@@ -238,6 +244,7 @@ def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Bu
         task_invocations=tasks,
         target_invocations=target,
         end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+        errors=errors_in(calls, deployment, app),
     )
 
 
@@ -310,6 +317,7 @@ def promote_direct(deployment: Deployment, app: App, case: Case, build: Build) -
         task_invocations=tasks,
         target_invocations=target,
         end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+        errors=errors_in(calls, deployment, app),
     )
 
 
@@ -375,6 +383,7 @@ class ConcurrencyResult:
     control_plane_calls: int  # Lambda calls other than Invoke, any caller
     peak_control_plane_per_second: int  # most of them in any 1-second window
     control_plane_by_operation: Counter[str] = field(default_factory=Counter)
+    errors: int = 0  # promotion calls answered with HTTP >= 400 (and retried)
 
     @property
     def promotion_calls(self) -> int:
@@ -449,4 +458,5 @@ def measure_concurrency(
         control_plane_calls=len(control_plane),
         peak_control_plane_per_second=peak_per_window(c.time for c in control_plane),
         control_plane_by_operation=Counter(c.operation for c in control_plane),
+        errors=errors_in(calls, deployment),
     )

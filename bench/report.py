@@ -93,6 +93,7 @@ def promotion_table(samples: Sequence[Sample]) -> list[str]:
                     " / ".join(outcomes) + ("" if ok else " **UNEXPECTED**"),
                     stat([s.wall for s in group]),
                     count_stat([s.promotion_calls for s in group]),
+                    count_stat([s.errors for s in group]),
                     count_stat([s.count([CALLER]) for s in group]),
                     count_stat([s.count([ENGINE, EVENTS]) for s in group]),
                     count_stat([s.count([TASKS]) for s in group]),
@@ -110,6 +111,7 @@ def promotion_table(samples: Sequence[Sample]) -> list[str]:
             "outcome",
             "wall s",
             "API calls (promotion)",
+            "of which errors",
             "by caller",
             "by SFN engine",
             "by task fns",
@@ -236,6 +238,7 @@ def concurrency_table(results: Sequence[ConcurrencyResult]) -> list[str]:
                 f"{succeeded}/{r.n}",
                 f"{r.wall:.2f}",
                 str(r.promotion_calls),
+                str(r.errors),
                 f"{r.promotion_calls / r.n:.1f}",
                 str(r.transitions),
                 str(r.control_plane_calls),
@@ -251,6 +254,7 @@ def concurrency_table(results: Sequence[ConcurrencyResult]) -> list[str]:
             "succeeded",
             "wall s (all N)",
             "API calls (promotion)",
+            "of which errors",
             "per promotion",
             "state transitions",
             "Lambda control-plane calls",
@@ -351,7 +355,11 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
             + scale_note
             + " The local task functions share this "
             "machine's CPUs, which spreads the calls out; on AWS the tasks run in parallel, so the peak "
-            "there can be higher than measured here.",
+            "there can be higher than measured here. *of which errors* counts calls answered with HTTP >= "
+            "400 "
+            "and retried (by botocore or the ASL); the retries are in the counts. Locally these are the "
+            "local DynamoDB's (moto's) own failures under concurrent TransactWriteItems "
+            "('dictionary changed size during iteration', HTTP 500), not throttling.",
             "",
         ]
         ops = sorted({op for r in concurrency for op in r.control_plane_by_operation})
