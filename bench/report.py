@@ -356,10 +356,9 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
             + " The local task functions share this "
             "machine's CPUs, which spreads the calls out; on AWS the tasks run in parallel, so the peak "
             "there can be higher than measured here. *of which errors* counts calls answered with HTTP >= "
-            "400 "
-            "and retried (by botocore or the ASL); the retries are in the counts. Locally these are the "
-            "local DynamoDB's (moto's) own failures under concurrent TransactWriteItems "
-            "('dictionary changed size during iteration', HTTP 500), not throttling.",
+            "400 or not answered, then retried (by botocore or the ASL); retries are in the counts. Seen "
+            "locally: the local DynamoDB (moto) occasionally fails concurrent TransactWriteItems "
+            "('dictionary changed size during iteration', the connection drops), not throttling.",
             "",
         ]
         ops = sorted({op for r in concurrency for op in r.control_plane_by_operation})
