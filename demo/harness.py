@@ -240,6 +240,18 @@ class Sandbox:
             time.sleep(0.02)
         raise TimeoutError(f"{arn} did not enter '{name}' within {timeout}s")
 
+    def entered_input(self, arn: str, name: str) -> dict[str, Any]:
+        """The execution's state as the named state was (last) entered, from the execution history."""
+        entered = [
+            e
+            for e in self._history(arn)
+            if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == name
+        ]
+        if not entered:
+            raise KeyError(f"{arn} never entered '{name}'")
+        document: dict[str, Any] = json.loads(entered[-1]["stateEnteredEventDetails"]["input"])
+        return document
+
     def task_errors(self, arn: str) -> list[str]:
         """The error name of every failed task attempt in the execution, retried ones included."""
         errors = []

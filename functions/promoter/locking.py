@@ -23,7 +23,7 @@ from promoter.aws import error_code, transient_errors
 from promoter.exceptions import DuplicateRequest, PromotionLocked, TransientAwsError
 from promoter.models import Plan
 
-Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ROLLBACK_INCOMPLETE"]
 REQUEST_RETENTION_SECONDS = 90 * 24 * 3600
 
 

@@ -253,4 +253,5 @@ class RollbackResult(Model):
     cause: str
     restored: list[AliasState]
     unchanged: list[AliasState]
+    changed_by_others: list[str]
     lock_released: bool

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from promoter import locking, notify
-from promoter.exceptions import RollbackIncomplete
-from promoter.lambda_ops import restore_alias
+from promoter.exceptions import RollbackIncomplete, TransientAwsError
+from promoter.handler import logger
+from promoter.lambda_ops import get_alias_state, restore_alias
 from promoter.models import (
     AliasState,
     AliasUpdate,
@@ -29,7 +30,12 @@ def finalize(
     prod_version: VersionResult,
     aliases: list[AliasUpdate],
 ) -> dict[str, Any]:
-    detail = {
+    """Record the promotion, announce it, and only then release the locks.
+
+    The locks go last so that a failure here (which rolls back) never runs without them. The event is a
+    notification: if EventBridge refuses it, the promotion stands and the refusal is logged.
+    """
+    detail: dict[str, Any] = {
         "app": plan.app,
         "execution": plan.execution_id,
         "source": plan.source,
@@ -60,9 +66,18 @@ def finalize(
             "code_sha256": version.code_sha256,
         },
     )
+    delivered = _announce(events, settings, notify.SUCCEEDED, detail)
     locking.release(dynamodb, settings.table_name, plan)
-    notify.emit(events, settings.event_bus_name, settings.event_source, notify.SUCCEEDED, detail)
-    return detail
+    return {**detail, "event_delivered": delivered}
+
+
+def _announce(events: Any, settings: NotifySettings, detail_type: str, detail: dict[str, Any]) -> bool:
+    try:
+        notify.emit(events, settings.event_bus_name, settings.event_source, detail_type, detail)
+    except Exception:
+        logger.exception("The event was not delivered", extra={"detail_type": detail_type})
+        return False
+    return True
 
 
 def failed_state(failures: dict[str, Any]) -> tuple[str, Failure]:
@@ -81,39 +96,63 @@ def roll_back(
     execution_id: str,
     plan: Plan | None,
     snapshot: list[AliasState],
+    published: list[VersionResult],
     failures: dict[str, Any],
-    raw_input: Any = None,
+    trigger: Any = None,
 ) -> RollbackResult:
-    """Restore every alias in the snapshot, release our locks, record and announce the failure.
+    """Put back every alias this execution moved, then release its locks, record and announce the failure.
 
-    Every alias is tried even if one fails; only then is :class:`RollbackIncomplete` raised, so a
-    partial failure never stops the rest from being put back.
+    An alias is restored to its snapshot (version and weights) only if it now points at a version this
+    execution published; an alias someone else moved meanwhile is left as it is and reported. Every alias
+    is tried before anything is raised. If one could not be put back, the locks stay held and the request
+    is marked ROLLBACK_INCOMPLETE, so no other promotion builds on a half-restored function until a person
+    has looked; if every problem was transient, :class:`TransientAwsError` lets the ASL retry the whole
+    (idempotent) roll back first.
     """
     state, failure = failed_state(failures)
+    ours = {(v.function_name, v.version) for v in published}
     restored: list[AliasState] = []
     unchanged: list[AliasState] = []
-    problems: list[str] = []
+    left_alone: list[str] = []
+    problems: list[Exception] = []
     for alias in snapshot:
         try:
-            (restored if restore_alias(lambda_client, alias) else unchanged).append(alias)
+            current = get_alias_state(lambda_client, alias.function_name, alias.alias)
+            if current.same_target(alias):
+                unchanged.append(alias)
+            elif (
+                alias.function_name,
+                current.function_version,
+            ) in ours and not current.additional_version_weights:
+                restore_alias(lambda_client, alias)
+                restored.append(alias)
+            else:
+                left_alone.append(
+                    f"{alias.function_name}:{alias.alias} is on {current.function_version} "
+                    f"{current.additional_version_weights or ''}".rstrip()
+                    + ", not a version this execution published: changed by someone else, left as it is"
+                )
         except Exception as error:
-            problems.append(f"{alias.function_name}:{alias.alias}: {error}")
+            problems.append(error)
+    if problems and all(isinstance(p, TransientAwsError) for p in problems):
+        raise TransientAwsError("; ".join(str(p) for p in problems))
+    problem_text = [str(p) for p in problems]
     lock_released = False
     if plan is not None:
-        lock_released = locking.release(dynamodb, settings.table_name, plan)
         # A duplicate or a lock held elsewhere is not this request's failure: leave its record alone.
         if failure.Error not in {"DuplicateRequest", "PromotionLocked"}:
             locking.finish(
                 dynamodb,
                 settings.table_name,
                 plan,
-                "FAILED",
+                "ROLLBACK_INCOMPLETE" if problems else "FAILED",
                 {"failed_state": state, "error": failure.Error, "cause": failure.Cause[:1000]},
             )
-    notify.emit(
+        if not problems:
+            lock_released = locking.release(dynamodb, settings.table_name, plan)
+    _announce(
         events,
-        settings.event_bus_name,
-        settings.event_source,
+        settings,
         notify.FAILED,
         {
             "app": plan.app if plan else None,
@@ -123,20 +162,31 @@ def roll_back(
             "error": failure.Error,
             "cause": _short_cause(failure.Cause),
             "restored_aliases": [f"{a.function_name}:{a.alias}={a.function_version}" for a in restored],
-            "rollback_problems": problems,
-            "input": raw_input if plan is None else None,
+            "changed_by_others": left_alone,
+            "rollback_problems": problem_text,
+            "locks_kept": bool(problems) and plan is not None,
+            "input": _truncated(trigger) if plan is None else None,
         },
     )
     if problems:
-        raise RollbackIncomplete("; ".join(problems))
+        raise RollbackIncomplete(
+            "; ".join(problem_text) + " (the locks stay held until a person has checked these aliases)"
+        )
     return RollbackResult(
         failed_state=state,
         error=failure.Error,
         cause=f"{state} failed: {_short_cause(failure.Cause)}",
         restored=restored,
         unchanged=unchanged,
+        changed_by_others=left_alone,
         lock_released=lock_released,
     )
+
+
+def _truncated(value: Any, limit: int = 8_000) -> Any:
+    """The trigger input for the failure event, cut so the event stays far below EventBridge's 256 KB."""
+    text = json.dumps(value, default=str)
+    return value if len(text) <= limit else text[:limit] + "...(truncated)"
 
 
 def _short_cause(cause: str) -> str:

@@ -8,16 +8,23 @@ from pydantic import Field
 
 from promoter.aws import client
 from promoter.handler import logger, metrics, parse, tracer
-from promoter.models import LockResult, Plan, TaskInput
+from promoter.models import LockResult, Plan, TaskInput, VersionResult
 from promoter.outcome import roll_back
 from promoter.settings import NotifySettings
 
 
 class ExecutionState(TaskInput):
-    """The execution's state when the failure was caught: whatever the tasks before had added to it."""
+    """The execution's state when the failure was caught: the trigger and whatever the tasks had added.
 
+    ``plan``, ``lock`` and the versions can only come from this execution's own tasks: the trigger input
+    is kept apart under ``trigger`` by the first state, so nobody can hand Roll Back a snapshot to "restore".
+    """
+
+    trigger: Any = None
     plan: Plan | None = None
     lock: LockResult | None = None
+    version: VersionResult | None = None
+    prodVersion: VersionResult | None = None  # the state machine's ResultPath name
     failures: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -32,17 +39,19 @@ class RollBackInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(RollBackInput, event)
     state = task.data
-    raw_input = None if state.plan else {k: v for k, v in event["data"].items() if k != "failures"}
+    ours = state.plan is not None and state.plan.execution_id == task.execution_id
+    owned_lock = state.lock if state.lock and state.lock.owner == task.execution_id else None
     result = roll_back(
         client("lambda"),
         client("dynamodb"),
         client("events"),
         NotifySettings.from_env(),
         task.execution_id,
-        state.plan,
-        state.lock.snapshot if state.lock else [],
+        state.plan if ours else None,
+        owned_lock.snapshot if owned_lock and ours else [],
+        [v for v in (state.version, state.prodVersion) if v is not None],
         state.failures,
-        raw_input,
+        state.trigger,
     )
     metrics.add_dimension(name="FailedState", value=result.failed_state)
     metrics.add_metric(name="PromotionFailed", unit=MetricUnit.Count, value=1)

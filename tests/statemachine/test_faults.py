@@ -7,9 +7,13 @@ state, and starts from aliases with weighted routing, so "exactly as before" cov
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from demo.harness import Outcome, Sandbox
+from examples.builds import build_zip
 from localaws import LocalAws
 
 from .conftest import TaskState, function_of, task_states
@@ -45,9 +49,21 @@ def weighted(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
-def promote(box: Sandbox, name: str, variant: str = "v2") -> Outcome:
+def new_bytes_variant(box: Sandbox) -> str:
+    """A good build whose bytes differ from the stage function's latest version, so it publishes anew."""
+    stage_function = box.functions(APP)["stage"][0]
+    versions = box.lambda_.list_versions_by_function(FunctionName=stage_function)["Versions"]
+    latest = max((v for v in versions if v["Version"] != "$LATEST"), key=lambda v: int(v["Version"]))
+    for variant in ("v2", "v3"):
+        digest = base64.b64encode(hashlib.sha256(build_zip(APP, variant)).digest()).decode()
+        if digest != latest["CodeSha256"]:
+            return variant
+    raise AssertionError("no build variant differs from the latest version")
+
+
+def promote(box: Sandbox, name: str) -> Outcome:
     known = box.execution_arns()
-    box.upload_build(APP, variant, name=name)
+    box.upload_build(APP, new_bytes_variant(box), name=name)
     [arn] = box.wait_for_new_executions(known)
     return box.follow(arn)
 
@@ -149,23 +165,37 @@ def test_roll_back_itself_is_retried_on_a_transient_error(
     assert box.task_errors(outcome.execution_arn).count("TransientAwsError") == 1
 
 
-def test_a_roll_back_that_cannot_finish_ends_in_rollback_failed(
+def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
+    """The real Roll Back code meets an alias it may not update: it restores what it can, keeps the locks
+    (no other build may start from a half-restored function), and the execution ends in Rollback Failed."""
     roll_back = box.promoter.resources["RollBackFunction"]
-    tests = next(s for s in FAULTED_STATES if s.name == "Run Tests")
-    aws.faults.invoke_error(function_of(box, tests), "InjectedFault", event_contains={"state": tests.name})
-    aws.faults.invoke_error(
-        roll_back, "RollbackIncomplete", "alias greeting-envs-stage:live could not be restored"
-    )
+    stage_function, stage_alias = box.functions(APP)["stage"]
+    check = next(s for s in FAULTED_STATES if s.name == "Check Stage Endpoint")
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    aws.faults.api_error("lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{roll_back}")
 
     outcome = promote(box, "rollback-fails")
 
     assert outcome.status == "FAILED"
     assert outcome.state_names[-2:] == [ROLL_BACK, "Rollback Failed"]
     assert outcome.error == "RollbackIncomplete"
-    aws.faults.clear()
-    # The lock is still held by the failed execution: a person must look before anything else is promoted.
+    event = box.event_for(outcome.execution_arn)
+    assert event["detail"]["locks_kept"] is True
     assert {item["owner"]["S"] for item in box.locks()} == {outcome.execution_arn}
+    # What a person does after looking: put the alias back and delete the locks.
+    aws.faults.clear()
+    snapshot = next(
+        a
+        for a in box.entered_input(outcome.execution_arn, ROLL_BACK)["lock"]["snapshot"]
+        if a["alias"] == stage_alias
+    )
+    box.lambda_.update_alias(
+        FunctionName=stage_function,
+        Name=stage_alias,
+        FunctionVersion=snapshot["function_version"],
+        RoutingConfig={"AdditionalVersionWeights": snapshot["additional_version_weights"]},
+    )
     for item in box.locks():
         box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})

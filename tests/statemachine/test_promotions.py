@@ -20,6 +20,7 @@ from .conftest import history_records
 pytestmark = pytest.mark.statemachine
 
 HAPPY_PATH_ALIASES = [
+    "Receive Trigger",
     "Resolve Request",
     "Acquire Lock",
     "Deploy Code",
@@ -134,7 +135,12 @@ def test_a_duplicate_delivery_of_the_same_upload_promotes_once(box: Sandbox) -> 
     )
 
     assert first.status == again.status == "SUCCEEDED"
-    assert again.state_names == ["Resolve Request", "Acquire Lock", "Ignore Duplicate Delivery"]
+    assert again.state_names == [
+        "Receive Trigger",
+        "Resolve Request",
+        "Acquire Lock",
+        "Ignore Duplicate Delivery",
+    ]
     assert box.aliases("greeting") == aliases
     assert box.lambda_.list_versions_by_function(FunctionName="greeting-api")["Versions"] == versions_before
 

@@ -54,7 +54,7 @@ def test_success_is_recorded_released_and_announced(
     [event] = world.emitted_events()
     assert event["detail-type"] == "Promotion Succeeded"
     assert event["source"] == "lambda-promoter"
-    assert event["detail"] == detail
+    assert {**event["detail"], "event_delivered": True} == detail
     assert detail["versions"] == {"greeting-api": "7"}
     assert detail["aliases"] == [
         {"function_name": "greeting-api", "alias": "STAGE", "version": "7", "previous": "6"},

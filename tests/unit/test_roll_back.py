@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
 from acquire_lock.app import lambda_handler as acquire_lock
 from promoter import locking
-from promoter.exceptions import RollbackIncomplete
+from promoter.aws import client
+from promoter.exceptions import RollbackIncomplete, TransientAwsError
 from promoter.models import Plan
 from roll_back.app import lambda_handler as roll_back_handler
 
@@ -62,7 +64,12 @@ def promoting(world: World, context: LambdaContext) -> dict[str, Any]:
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
     state: dict[str, Any] = load_event("tasks/roll_back")["data"]
-    state.update(plan=plan, lock=lock)
+    published = {
+        **state["version"],
+        "version": "3",
+        "qualified_arn": f"{state['version']['qualified_arn'][:-2]}:3",
+    }
+    state.update(plan=plan, lock=lock, version=published)
     return state
 
 
@@ -170,7 +177,7 @@ def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaCon
     world.capture_events()
     trigger = {"app": "greeting", "artifact": {"key": "artifacts/greeting/build-42.tar.gz"}}
     cause = json.dumps({"errorType": "InvalidRequest", "errorMessage": "artifact.key: must name a .zip"})
-    state = {**trigger, "failures": {"ResolveRequest": {"Error": "InvalidRequest", "Cause": cause}}}
+    state = {"trigger": trigger, "failures": {"ResolveRequest": {"Error": "InvalidRequest", "Cause": cause}}}
 
     result = lambda_handler(state, context)
 
@@ -185,25 +192,74 @@ def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaCon
 def test_one_alias_that_cannot_be_restored_does_not_stop_the_others(
     world: World, promoting: dict[str, Any], context: LambdaContext
 ) -> None:
-    """Given STAGE was deleted during the promotion and PROD was moved, when rolled back, then PROD is still
-    restored, the lock released, "Promotion Failed" lists the problem, and then RollbackIncomplete is raised
-    naming STAGE."""
+    """Given STAGE was deleted during the promotion and PROD had been moved to this execution's version, when
+    rolled back, then PROD is still restored, "Promotion Failed" lists the problem, the lock is KEPT and the
+    request marked ROLLBACK_INCOMPLETE (no other build may start from a half-restored function), and then
+    RollbackIncomplete is raised naming STAGE."""
     world.lambda_.update_alias(FunctionName="greeting-api", Name="PROD", FunctionVersion="3")
     world.lambda_.delete_alias(FunctionName="greeting-api", Name="STAGE")
 
-    with pytest.raises(
-        RollbackIncomplete, match="greeting-api:STAGE: alias 'greeting-api:STAGE' does not exist"
-    ):
+    with pytest.raises(RollbackIncomplete, match="alias 'greeting-api:STAGE' does not exist"):
         lambda_handler(promoting, context)
 
     assert world.alias("greeting-api", "PROD") == ("1", {})
-    assert world.item("LOCK#greeting-api", "LOCK") is None
+    assert world.item("LOCK#greeting-api", "LOCK") is not None
     [event] = world.emitted_events()
     assert event["detail"]["restored_aliases"] == ["greeting-api:PROD=1"]
     assert len(event["detail"]["rollback_problems"]) == 1
+    assert event["detail"]["locks_kept"] is True
     request = world.item(REQUEST, "REQUEST")
     assert request is not None
-    assert request["status"]["S"] == "FAILED"
+    assert request["status"]["S"] == "ROLLBACK_INCOMPLETE"
+
+
+def test_a_transient_error_while_restoring_is_retried_before_anything_is_released(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given GetAlias is throttled while restoring, when rolled back, then TransientAwsError (the ASL
+    retries the whole roll back), and nothing was released, recorded or announced yet.
+    Stubber: moto never throttles."""
+    with Stubber(client("lambda")) as stub:
+        stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
+        stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
+        with pytest.raises(TransientAwsError):
+            lambda_handler(promoting, context)
+
+    assert world.item("LOCK#greeting-api", "LOCK") is not None
+    assert world.emitted_events() == []
+    request = world.item(REQUEST, "REQUEST")
+    assert request is not None
+    assert request["status"]["S"] == "RUNNING"
+
+
+def test_an_alias_someone_else_moved_is_left_as_it_is(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a person moved PROD to version 2 during the promotion (a hotfix), when rolled back, then PROD
+    stays on 2 and is reported as changed by someone else, while STAGE (moved by this execution) is
+    restored."""
+    world.lambda_.update_alias(FunctionName="greeting-api", Name="PROD", FunctionVersion="2")
+
+    result = lambda_handler(promoting, context)
+
+    assert world.alias("greeting-api", "PROD") == ("2", {})
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    assert [r.split(" ")[0] for r in result["changed_by_others"]] == ["greeting-api:PROD"]
+    assert result["lock_released"] is True
+
+
+def test_a_plan_or_lock_from_another_execution_is_not_acted_on(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a state whose plan and lock name another execution, when rolled back as this one, then no alias
+    is touched and that execution's lock is not released."""
+    result = roll_back_handler(
+        {"execution_id": OTHER_EXECUTION, "state": "Roll Back", "data": promoting}, context
+    )
+
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+    assert world.item("LOCK#greeting-api", "LOCK") is not None
+    assert (result["restored"], result["lock_released"]) == ([], False)
 
 
 def test_second_roll_back_changes_nothing(
