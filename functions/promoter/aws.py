@@ -13,7 +13,12 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from promoter import __version__
 from promoter.exceptions import TransientAwsError
@@ -79,5 +84,5 @@ def transient_errors(action: str) -> Iterator[None]:
         if error_code(error) in TRANSIENT_CODES:
             raise TransientAwsError(f"{action}: {error_code(error)}: {error}") from error
         raise
-    except (EndpointConnectionError, ReadTimeoutError) as error:
+    except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
         raise TransientAwsError(f"{action}: {error}") from error

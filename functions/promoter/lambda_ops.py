@@ -82,16 +82,21 @@ def publish_version(
     """Publish exactly the code this execution deployed, or reuse the latest version if it is that code.
 
     ``CodeSha256`` and ``RevisionId`` make Lambda refuse to publish if anything changed since the deploy.
-    When the latest published version already has this code (a retry of this step, or a re-upload of the
-    same bytes), that version is returned instead of failing or publishing a duplicate.
+    When the latest published version already has this code and configuration (a retry of this step, or
+    a re-upload of the same bytes), that version is returned instead of failing or publishing a duplicate.
     """
     if expected_sha256 is not None and deploy.code_sha256 != expected_sha256:
         raise CodeMismatch(
             f"'{deploy.function_name}' received code {deploy.code_sha256}, "
             f"but the tested code is {expected_sha256}"
         )
-    latest = _latest_version(lambda_client, deploy.function_name)
-    if latest is not None and latest["CodeSha256"] == deploy.code_sha256:
+    latest, unpublished = _latest_version(lambda_client, deploy.function_name)
+    if (
+        latest is not None
+        and unpublished is not None
+        and latest["CodeSha256"] == deploy.code_sha256
+        and _same_configuration(latest, unpublished)
+    ):
         return _version_result(latest, reused=True)
     try:
         with transient_errors(f"PublishVersion {deploy.function_name}"):
@@ -110,17 +115,39 @@ def publish_version(
     return _version_result(published, reused=False)
 
 
-def _latest_version(lambda_client: Any, function_name: str) -> dict[str, Any] | None:
+def _latest_version(
+    lambda_client: Any, function_name: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the newest published version, $LATEST), both as ListVersionsByFunction describes them."""
     latest: dict[str, Any] | None = None
+    unpublished: dict[str, Any] | None = None
     paginator = lambda_client.get_paginator("list_versions_by_function")
     with transient_errors(f"ListVersionsByFunction {function_name}"):
         for page in paginator.paginate(FunctionName=function_name):
             for version in page["Versions"]:
-                if version["Version"] != "$LATEST" and (
-                    latest is None or int(version["Version"]) > int(latest["Version"])
-                ):
+                if version["Version"] == "$LATEST":
+                    unpublished = version
+                elif latest is None or int(version["Version"]) > int(latest["Version"]):
                     latest = version
-    return latest
+    return latest, unpublished
+
+
+# What makes two versions with the same code behave differently. A version is reused only if all match.
+CONFIGURATION_KEYS = (
+    "Runtime",
+    "Handler",
+    "MemorySize",
+    "Timeout",
+    "Environment",
+    "Layers",
+    "Architectures",
+    "EphemeralStorage",
+    "ImageConfigResponse",
+)
+
+
+def _same_configuration(version: dict[str, Any], unpublished: dict[str, Any]) -> bool:
+    return all(version.get(key) == unpublished.get(key) for key in CONFIGURATION_KEYS)
 
 
 def _version_result(version: dict[str, Any], *, reused: bool) -> VersionResult:

@@ -4,7 +4,8 @@ One DynamoDB table (key ``pk``/``sk``) holds three kinds of item:
 
 - ``LOCK#<function>`` / ``LOCK``: who promotes that function now, until when;
 - ``REQUEST#<app>#<request id>`` / ``REQUEST``: the idempotency record of one artifact for one app, so a
-  duplicate delivery of the same upload is recognised; a request whose promotion FAILED may run again;
+  duplicate delivery of the same upload is recognised; a request whose promotion FAILED may be run again
+  by an event or a manual request (not by a redelivered S3 event);
 - ``HISTORY#<app>`` / ``<time>#<execution>``: one record per finished promotion.
 
 The locks and the request record are written in one transaction: either this execution owns all of
@@ -50,14 +51,21 @@ def acquire(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> 
         },
         "ttl": {"N": str(int(now) + REQUEST_RETENTION_SECONDS)},
     }
+    # A failed promotion may be asked for again by a person (event or manual request), but a late
+    # redelivery of the upload's S3 event (EventBridge retries for up to a day) must not re-run it.
+    rerun = plan.source in {"event", "manual"}
     actions: list[dict[str, Any]] = [
         {
             "Put": {
                 "TableName": table,
                 "Item": request_item,
-                "ConditionExpression": "attribute_not_exists(pk) OR #status = :failed OR #owner = :me",
-                "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
-                "ExpressionAttributeValues": {":failed": {"S": "FAILED"}, ":me": owner},
+                "ConditionExpression": "attribute_not_exists(pk) OR #owner = :me"
+                + (" OR #status = :failed" if rerun else ""),
+                "ExpressionAttributeNames": {"#owner": "owner", **({"#status": "status"} if rerun else {})},
+                "ExpressionAttributeValues": {
+                    ":me": owner,
+                    **({":failed": {"S": "FAILED"}} if rerun else {}),
+                },
             }
         }
     ]
@@ -92,7 +100,8 @@ def acquire(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> 
 def _explain_cancellation(dynamodb: Any, table: str, plan: Plan, now: float, error: ClientError) -> None:
     """Read back what stood in the way: a duplicate of this request, or another execution's lock."""
     request = _get(dynamodb, table, request_key(plan))
-    if request and request["owner"]["S"] != plan.execution_id and request["status"]["S"] != "FAILED":
+    rerun = plan.source in {"event", "manual"} and request is not None and request["status"]["S"] == "FAILED"
+    if request and request["owner"]["S"] != plan.execution_id and not rerun:
         raise DuplicateRequest(
             f"artifact s3://{plan.artifact.bucket}/{plan.artifact.key} for app '{plan.app}' is already "
             f"{request['status']['S'].lower()} in execution {request['owner']['S']}"

@@ -65,17 +65,46 @@ class PromotionRequest(Model):
 # --- the per-app config -------------------------------------------------------------------------------
 
 
+# Header names whose values are credentials. The plan (with the checks) is in every task's input, so a
+# value here would be stored in the execution history: such headers are refused, not silently sent.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "cookie", "x-amz-security-token"}
+)
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+CHECK_TASK_SECONDS = 170  # the Check Endpoint task's budget (its Lambda timeout is 180 s)
+
+
 class EndpointCheck(Model):
     """One HTTP request against an API Gateway stage and what its answer must look like."""
 
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
+    body: Annotated[str | None, Field(max_length=16_384)] = None
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
     expect_body_contains: str | None = None
     max_latency_ms: Annotated[int, Field(gt=0, le=30_000)] = 5_000
     attempts: Annotated[int, Field(ge=1, le=5)] = 1
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+            if name.lower() in SECRET_HEADERS:
+                raise ValueError(
+                    f"header {name!r} carries a credential, which would be stored in the execution history; "
+                    "check an endpoint that needs no credential, or a stage without an API key"
+                )
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+                raise ValueError(f"header {name!r} has a control character in its value")
+        return headers
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """How long this check may take: every attempt waits for its timeout, with a second between."""
+        return self.attempts * (self.max_latency_ms / 1000 + 5 + 1)
 
 
 class Environment(Model):
@@ -83,7 +112,21 @@ class Environment(Model):
 
     function_name: Annotated[str, Field(pattern=FUNCTION_NAME)]
     alias: Annotated[str, Field(pattern=ALIAS_NAME, max_length=128)]
-    checks: list[EndpointCheck] = Field(default_factory=list)
+    checks: Annotated[list[EndpointCheck], Field(max_length=20)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checks_fit_the_task(self) -> Environment:
+        total = sum(check.worst_case_seconds for check in self.checks)
+        if total > CHECK_TASK_SECONDS:
+            raise ValueError(
+                f"the checks may take up to {total:.0f} s (attempts x (max_latency_ms + 6 s)), more than "
+                f"the {CHECK_TASK_SECONDS} s a Check Endpoint task may run: use fewer attempts or a lower "
+                "max_latency_ms"
+            )
+        return self
+
+
+RUN_TESTS_SECONDS = 840  # the whole suite's budget: the Run Tests task's Lambda timeout is 900 s
 
 
 class TestEvent(Model):
@@ -103,8 +146,8 @@ class TestSuite(Model):
     __test__ = False
 
     function_name: Annotated[str | None, Field(pattern=FUNCTION_NAME)] = None
-    events: list[TestEvent] = Field(default_factory=list)
-    timeout_seconds: Annotated[int, Field(gt=0, le=840)] = 300
+    events: Annotated[list[TestEvent], Field(max_length=50)] = Field(default_factory=list)
+    timeout_seconds: Annotated[int, Field(gt=0, le=RUN_TESTS_SECONDS)] = 300
 
     @model_validator(mode="after")
     def _one_kind(self) -> TestSuite:

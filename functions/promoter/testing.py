@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
-from promoter.aws import transient_errors
-from promoter.exceptions import TestsFailed
+from promoter.aws import error_code, transient_errors
+from promoter.exceptions import TargetNotFound, TestsFailed
 from promoter.models import TestCaseResult, TestEvent, TestsResult, TestSuite, VersionResult
 
+MAX_REPORTED_CASES = 20  # the results travel in the execution state, which Step Functions caps at 256 KB
 
-def run_tests(lambda_client: Any, app: str, suite: TestSuite, version: VersionResult) -> TestsResult:
+
+def run_tests(
+    client_for: Callable[[int], Any], app: str, suite: TestSuite, version: VersionResult
+) -> TestsResult:
+    """Run the suite within ``suite.timeout_seconds`` in all.
+
+    ``client_for(seconds)`` gives a Lambda client whose invokes wait at most that long for an answer.
+    """
+    deadline = time.monotonic() + suite.timeout_seconds
     result = (
-        _run_test_function(lambda_client, app, suite.function_name, version)
+        _run_test_function(client_for(suite.timeout_seconds), app, suite.function_name, version)
         if suite.function_name
-        else _run_test_events(lambda_client, suite.events, version)
+        else _run_test_events(client_for, deadline, suite, version)
     )
     if not result.passed:
         failed = [case for case in result.results if not case.passed]
@@ -38,6 +50,10 @@ def _invoke(lambda_client: Any, function_name: str, payload: Any) -> tuple[Any, 
             )
         except ReadTimeoutError:
             return f"timed out: no answer within {lambda_client.meta.config.read_timeout} s", "TimedOut"
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise TargetNotFound(f"'{function_name}' does not exist (any more)") from error
+            raise
     raw = response["Payload"].read()
     try:
         body = json.loads(raw) if raw else None
@@ -79,21 +95,39 @@ def _run_test_function(
         )
     cases = [
         TestCaseResult(
-            name=str(case.get("name", f"case {i}")),
+            name=str(case.get("name", f"case {i}"))[:128],
             passed=bool(case.get("passed")),
             detail=str(case.get("detail", ""))[:500],
         )
         for i, case in enumerate(body.get("results") or [])
         if isinstance(case, dict)
     ]
-    return TestsResult(passed=body["passed"], summary=str(body.get("summary", ""))[:1000], results=cases)
+    return TestsResult(
+        passed=body["passed"], summary=str(body.get("summary", ""))[:1000], results=_reported(cases)
+    )
 
 
-def _run_test_events(lambda_client: Any, events: list[TestEvent], version: VersionResult) -> TestsResult:
-    cases = [_run_event(lambda_client, event, version) for event in events]
+def _reported(cases: list[TestCaseResult]) -> list[TestCaseResult]:
+    """Failed cases first, at most MAX_REPORTED_CASES of them in all."""
+    return sorted(cases, key=lambda case: case.passed)[:MAX_REPORTED_CASES]
+
+
+def _run_test_events(
+    client_for: Callable[[int], Any], deadline: float, suite: TestSuite, version: VersionResult
+) -> TestsResult:
+    cases = []
+    for event in suite.events:
+        remaining = math.ceil(deadline - time.monotonic())
+        if remaining <= 0:
+            detail = f"not run: the suite's timeout_seconds ({suite.timeout_seconds} s) was used up"
+            cases.append(TestCaseResult(name=event.name, passed=False, detail=detail))
+            continue
+        cases.append(_run_event(client_for(remaining), event, version))
     failed = sum(not case.passed for case in cases)
     return TestsResult(
-        passed=failed == 0, summary=f"{len(cases) - failed} of {len(cases)} test events passed", results=cases
+        passed=failed == 0,
+        summary=f"{len(cases) - failed} of {len(cases)} test events passed",
+        results=_reported(cases),
     )
 
 

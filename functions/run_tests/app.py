@@ -20,6 +20,6 @@ class RunTestsInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(RunTestsInput, event)
     suite = task.plan.config.tests
-    result = run_tests(invoke_client(suite.timeout_seconds), task.plan.app, suite, task.version)
+    result = run_tests(invoke_client, task.plan.app, suite, task.version)
     logger.info("Tests passed", extra={"summary": result.summary})
     return result.model_dump(mode="json")

@@ -137,22 +137,37 @@ def test_a_succeeded_request_is_still_a_duplicate(
         acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
 
 
-def test_a_failed_request_may_run_again(
+def test_a_failed_request_may_run_again_when_a_person_asks(
     deployed: tuple[str, str], world: World, context: LambdaContext
 ) -> None:
-    """Given a promotion of this artifact that FAILED and released its lock, when a new execution promotes the
-    same artifact, then it gets the lock and the request is RUNNING under the new owner."""
+    """Given a promotion of this artifact that FAILED and released its lock, when a new execution started by
+    hand promotes the same artifact, then it gets the lock and the request is RUNNING under the new owner."""
     plan = plan_document(version_id=deployed[0])
     acquire(context, plan)
     locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "FAILED", {"failed_state": "Run Tests"})
     locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
 
-    result = acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
+    again = {**plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION), "source": "manual"}
+    result = acquire(context, again)
 
     assert result["owner"] == OTHER_EXECUTION
     request = world.item("REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b", "REQUEST")
     assert request is not None
     assert (request["status"]["S"], request["owner"]["S"]) == ("RUNNING", OTHER_EXECUTION)
+
+
+def test_a_redelivered_s3_event_does_not_rerun_a_failed_request(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given a promotion of this upload that FAILED, when its S3 event is delivered again (EventBridge retries
+    for up to a day), then DuplicateRequest: a failed build is not promoted again without a person asking."""
+    plan = plan_document(version_id=deployed[0])
+    acquire(context, plan)
+    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "FAILED", {"failed_state": "Run Tests"})
+    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+
+    with pytest.raises(DuplicateRequest, match="already failed"):
+        acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
 
 
 def test_an_expired_lock_can_be_taken(

@@ -77,6 +77,29 @@ def test_latest_version_with_the_same_code_is_reused(function: World, context: L
     assert function.versions("greeting-api") == ["1", "2"]
 
 
+def test_same_code_with_a_changed_configuration_is_published_anew(
+    function: World, context: LambdaContext
+) -> None:
+    """Given the latest version has the deployed code but $LATEST's environment changed since, when
+    published, then a new version is published: reusing would promote the old configuration."""
+    deploy = deploy_result(function, zip_bytes("v2"))
+    function.lambda_.update_function_configuration(
+        FunctionName="greeting-api", Environment={"Variables": {"GREETING": "Howdy"}}
+    )
+
+    result = publish(
+        context,
+        {
+            **deploy,
+            "revision_id": function.lambda_.get_function_configuration(FunctionName="greeting-api")[
+                "RevisionId"
+            ],
+        },
+    )
+
+    assert (result["version"], result["reused"]) == ("3", False)
+
+
 def test_retry_after_publishing_reuses_the_version(function: World, context: LambdaContext) -> None:
     """Given the step published version 3 and is retried, when published again, then version 3 is reused."""
     deploy = deploy_result(function)

@@ -305,6 +305,42 @@ BAD_CONFIGS = [
     pytest.param(
         config_document(lock_timeout_seconds=5), "lock_timeout_seconds", "greater than", id="lock-too-short"
     ),
+    pytest.param(
+        config_document(
+            stage={
+                "function_name": "greeting-api",
+                "alias": "STAGE",
+                "checks": [{"url": "https://x.example/stage", "headers": {"x-api-key": "s3cr3t"}}],
+            }
+        ),
+        "stage.checks.0.headers",
+        "carries a credential",
+        id="secret-header",
+    ),
+    pytest.param(
+        config_document(
+            stage={
+                "function_name": "greeting-api",
+                "alias": "STAGE",
+                "checks": [{"url": "https://x.example/a b"}],
+            }
+        ),
+        "stage.checks.0.url",
+        "should match pattern",
+        id="url-with-space",
+    ),
+    pytest.param(
+        config_document(
+            stage={
+                "function_name": "greeting-api",
+                "alias": "STAGE",
+                "checks": [{"url": "https://x.example/stage", "max_latency_ms": 30000, "attempts": 5}],
+            }
+        ),
+        "stage",
+        "more than the 170 s a Check Endpoint task may run",
+        id="checks-outlast-the-task",
+    ),
 ]
 
 

@@ -134,10 +134,11 @@ def test_failed_state_is_named_from_the_failures_key(
 def test_rolled_back_request_may_run_again(
     world: World, promoting: dict[str, Any], context: LambdaContext
 ) -> None:
-    """Given a rolled-back promotion, when the same artifact is promoted by a new execution, then it locks."""
+    """Given a rolled-back promotion, when a person asks for the same artifact again, then it locks."""
     lambda_handler(promoting, context)
 
-    lock = acquire_lock({"plan": {**promoting["plan"], "execution_id": OTHER_EXECUTION}}, context)
+    again = {**promoting["plan"], "execution_id": OTHER_EXECUTION, "source": "manual"}
+    lock = acquire_lock({"plan": again}, context)
 
     assert lock["owner"] == OTHER_EXECUTION
 

@@ -286,3 +286,39 @@ def test_test_function_within_timeout_seconds_is_waited_for(
         result = run(context, {"function_name": "greeting-api-tests", "timeout_seconds": 5})
 
     assert result["summary"] == "slow but fine"
+
+
+def test_test_events_share_one_timeout_budget(
+    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+) -> None:
+    """Given three test events, timeout_seconds=2 and a version that answers each after 1.5 s, when the
+    tests run, then the first two are invoked (the second only with the time left) and the third is
+    reported as not run: the suite as a whole never outlives its budget.
+
+    Lambda is a local HTTP server here that answers Invoke late (moto answers at once)."""
+    ok = json.dumps({"statusCode": 200, "body": "Hello, ci"})
+    events = [{"name": f"case {i}", "payload": {}, "expect": {"statusCode": 200}} for i in range(3)]
+    with http_endpoint(Answer(200, ok, delay_seconds=1.5)) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", endpoint.base_url)
+        with pytest.raises(TestsFailed) as raised:
+            run(context, {"events": events, "timeout_seconds": 2})
+
+    assert len(endpoint.requests) == 2
+    assert "case 2: not run: the suite's timeout_seconds (2 s) was used up" in str(raised.value)
+
+
+def test_a_test_function_that_reports_many_cases_is_cut_to_the_failures_first(
+    world: World, context: LambdaContext
+) -> None:
+    """Given a test Lambda that returns 500 results, 3 of them failed, when the tests run, then at most 20
+    results are kept (the execution state is capped at 256 KB) and the 3 failures are among them."""
+    results = [
+        {"name": f"case {i}", "passed": i not in {7, 250, 499}, "detail": "x" * 400} for i in range(500)
+    ]
+    queue_invoke_answers({"passed": False, "summary": "3 of 500 failed", "results": results})
+
+    with pytest.raises(TestsFailed) as raised:
+        run(context, {"function_name": "greeting-api-tests"})
+
+    assert "case 7" in str(raised.value)
+    assert "case 499" in str(raised.value)
