@@ -4,10 +4,12 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from promoter import locking
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import deploy_code
 from promoter.models import Plan, TaskInput
+from promoter.settings import TableSettings
 
 
 class DeployCodeInput(TaskInput):
@@ -20,6 +22,7 @@ class DeployCodeInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(DeployCodeInput, event)
     function_name = task.plan.environment(task.target).function_name
+    locking.assert_owner(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
     result = deploy_code(client("lambda"), function_name, task.plan.artifact)
     logger.info(
         "Code update started", extra={"function_name": function_name, "code_sha256": result.code_sha256}

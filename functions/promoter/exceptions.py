@@ -47,6 +47,14 @@ class DuplicateRequest(PromotionError):
     """This artifact is already being promoted, or was promoted, for this app (at-least-once delivery)."""
 
 
+class Superseded(PromotionError):
+    """A newer upload for the same app was already started: an older one queued behind it is skipped."""
+
+
+class LockLost(PromotionError):
+    """This execution's lock expired and another execution may be promoting the function now."""
+
+
 class PromotionLocked(PromotionError):
     """Another execution holds the lock on a target function. The state machine retries with backoff."""
 

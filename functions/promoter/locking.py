@@ -21,7 +21,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from promoter.aws import error_code, transient_errors
-from promoter.exceptions import DuplicateRequest, PromotionLocked, TransientAwsError
+from promoter.exceptions import DuplicateRequest, LockLost, PromotionLocked, Superseded, TransientAwsError
 from promoter.models import Plan
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ROLLBACK_INCOMPLETE"]
@@ -30,6 +30,10 @@ REQUEST_RETENTION_SECONDS = 90 * 24 * 3600
 
 def lock_key(function_name: str) -> dict[str, Any]:
     return {"pk": {"S": f"LOCK#{function_name}"}, "sk": {"S": "LOCK"}}
+
+
+def app_key(app: str) -> dict[str, Any]:
+    return {"pk": {"S": f"APP#{app}"}, "sk": {"S": "LATEST_UPLOAD"}}
 
 
 def request_key(plan: Plan) -> dict[str, Any]:
@@ -69,6 +73,24 @@ def acquire(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> 
             }
         }
     ]
+    if plan.source == "s3" and plan.artifact.uploaded_at:
+        # Uploads queued behind a lock are taken in no particular order: an upload older than one already
+        # started for this app must not overwrite it. (An event or manual request names its build on
+        # purpose, e.g. to go back to an older one, and is not held to this.)
+        actions.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {
+                        **app_key(plan.app),
+                        "uploaded_at": {"S": plan.artifact.uploaded_at},
+                        "execution": owner,
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk) OR uploaded_at <= :mine",
+                    "ExpressionAttributeValues": {":mine": {"S": plan.artifact.uploaded_at}},
+                }
+            }
+        )
     for function_name in plan.target_functions:
         actions.append(
             {
@@ -106,6 +128,13 @@ def _explain_cancellation(dynamodb: Any, table: str, plan: Plan, now: float, err
             f"artifact s3://{plan.artifact.bucket}/{plan.artifact.key} for app '{plan.app}' is already "
             f"{request['status']['S'].lower()} in execution {request['owner']['S']}"
         ) from error
+    latest = _get(dynamodb, table, app_key(plan.app)) if plan.source == "s3" else None
+    if latest and plan.artifact.uploaded_at and latest["uploaded_at"]["S"] > plan.artifact.uploaded_at:
+        raise Superseded(
+            f"s3://{plan.artifact.bucket}/{plan.artifact.key} was uploaded at {plan.artifact.uploaded_at}; "
+            f"execution {latest['execution']['S']} already started a newer upload "
+            f"({latest['uploaded_at']['S']})"
+        ) from error
     for function_name in plan.target_functions:
         lock = _get(dynamodb, table, lock_key(function_name))
         if lock and lock["owner"]["S"] != plan.execution_id and int(lock["expires_at"]["N"]) >= int(now):
@@ -123,6 +152,18 @@ def _get(dynamodb: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | Non
             "Item"
         )
     return item
+
+
+def assert_owner(dynamodb: Any, table: str, plan: Plan) -> None:
+    """Fencing for the steps that change a function: stop with LockLost if this execution's lock is gone."""
+    for function_name in plan.target_functions:
+        lock = _get(dynamodb, table, lock_key(function_name))
+        holder = lock["owner"]["S"] if lock else None
+        if holder != plan.execution_id:
+            raise LockLost(
+                f"the lock on '{function_name}' is held by {holder or 'nobody'}: this execution's lock "
+                f"expired (lock_timeout_seconds is {plan.config.lock_timeout_seconds})"
+            )
 
 
 def release(dynamodb: Any, table: str, plan: Plan) -> bool:

@@ -43,6 +43,7 @@ class Artifact(Model):
     key: Annotated[str, Field(min_length=1, max_length=1024)]
     version_id: str | None = None
     etag: str | None = None
+    uploaded_at: str | None = None  # S3 LastModified (ISO 8601, UTC), pinned by Resolve Request
 
     @field_validator("key")
     @classmethod
@@ -163,7 +164,9 @@ class PromotionConfig(Model):
     stage: Environment
     prod: Environment
     tests: TestSuite
-    lock_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 3_600
+    # Must outlast the longest promotion (update polls, up to 840 s of tests, checks, both functions):
+    # a mutating task that finds its lock expired stops with LockLost.
+    lock_timeout_seconds: Annotated[int, Field(ge=1_800, le=86_400)] = 3_600
     max_update_polls: Annotated[int, Field(ge=1, le=1_000)] = 60
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -172,10 +173,12 @@ def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
             suffix = f" (version {artifact.version_id})" if artifact.version_id else ""
             raise ArtifactNotFound(f"{where}{suffix} does not exist") from error
         raise
+    modified = head.get("LastModified")
     return artifact.model_copy(
         update={
             "version_id": head.get("VersionId") or artifact.version_id,
             "etag": str(head.get("ETag", artifact.etag or "")).strip('"') or None,
+            "uploaded_at": modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if modified else None,
         }
     )
 

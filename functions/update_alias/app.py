@@ -4,11 +4,13 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from promoter import locking
 from promoter.aws import client
 from promoter.exceptions import InvalidRequest
 from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import point_alias
 from promoter.models import AliasState, Plan, TaskInput, VersionResult
+from promoter.settings import TableSettings
 
 
 class UpdateAliasInput(TaskInput):
@@ -32,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise InvalidRequest(
             "version.function_name", f"is '{task.version.function_name}', not '{env.function_name}'"
         )
+    locking.assert_owner(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
     result = point_alias(client("lambda"), before, task.version.version)
     logger.info(
         "Alias updated", extra={"alias": env.alias, "version": result.version, "changed": result.changed}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -188,3 +189,32 @@ def test_a_second_build_waits_for_the_first_instead_of_interleaving(box: Sandbox
     assert two_deploy >= one_end
     assert "PromotionLocked" in box.task_errors(second), "the second execution never had to wait for the lock"
     assert box.build_answering("greeting", "prod") == "v3"
+
+
+def test_queued_uploads_never_put_an_older_build_over_a_newer_one(box: Sandbox, aws: LocalAws) -> None:
+    """Two uploads wait for the lock while a promotion runs; whichever takes the lock first, prod ends on
+    the newer upload: the older one either ran before it or ends in Ignore Superseded Upload."""
+    aws.faults.slow_update("greeting-api", seconds=100, times=1)
+    holder = box.upload_build("greeting", "v2", prefix="releases/", name="queue-holder")
+    first = box.start_by_hand(
+        {"app": "greeting", "artifact": {"key": holder.key, "version_id": holder.version_id}}
+    )
+    box.wait_for_state(first, "Wait For Code Update")
+    known = box.execution_arns()
+    box.upload_build("greeting", "v2", name="queue-older")
+    time.sleep(1.1)  # S3 LastModified has one-second precision
+    box.upload_build("greeting", "v3", name="queue-newer")
+    older_arn, newer_arn = box.wait_for_new_executions(known, count=2)
+
+    outcomes = {arn: box.follow(arn) for arn in (first, older_arn, newer_arn)}
+
+    older, newer = outcomes[older_arn], outcomes[newer_arn]
+    assert newer.state_names[-1] == "Promotion Succeeded", newer.cause
+    assert box.build_answering("greeting", "prod") == "v3"
+    if older.state_names[-1] == "Promotion Succeeded":
+        older_end = next(s.exited for s in older.states if s.name == "Finalize")
+        newer_deploy = next(s.entered for s in newer.states if s.name == "Deploy Code")
+        assert older_end is not None
+        assert older_end <= newer_deploy
+    else:
+        assert older.state_names[-1] == "Ignore Superseded Upload"

@@ -334,3 +334,12 @@ def queue_invoke_answers(*payloads: Any) -> None:
         timeout=5,
     )
     response.raise_for_status()
+
+
+def hold_lock(plan: dict[str, Any]) -> None:
+    """Take the plan's locks as Acquire Lock did: the steps that change a function check they own them."""
+    from promoter import locking
+    from promoter.aws import client
+    from promoter.models import Plan
+
+    locking.acquire(client("dynamodb"), TABLE, Plan.model_validate(plan))

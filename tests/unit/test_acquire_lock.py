@@ -14,6 +14,7 @@ from promoter.exceptions import (
     DuplicateRequest,
     InvalidRequest,
     PromotionLocked,
+    Superseded,
     TargetNotFound,
 )
 from promoter.models import Plan
@@ -168,6 +169,26 @@ def test_a_redelivered_s3_event_does_not_rerun_a_failed_request(
 
     with pytest.raises(DuplicateRequest, match="already failed"):
         acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
+
+
+def test_an_upload_older_than_one_already_started_is_superseded(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given an upload of 10:05 was started, when an upload of 10:00 that waited for the lock is locked, then
+    Superseded (it must not overwrite the newer build); a person asking for the older build by hand may."""
+    newer = {**plan_document(version_id=deployed[0], request_id="newer"), "execution_id": OTHER_EXECUTION}
+    newer["artifact"] = {**newer["artifact"], "uploaded_at": "2026-11-22T10:05:00Z"}
+    acquire(context, newer)
+    locking.release(world.dynamodb, TABLE, Plan.model_validate(newer))
+    older = plan_document(version_id=deployed[0], request_id="older")
+    older["artifact"] = {**older["artifact"], "uploaded_at": "2026-11-22T10:00:00Z"}
+
+    with pytest.raises(Superseded, match="already started a newer upload"):
+        acquire(context, older)
+    assert world.item("LOCK#greeting-api", "LOCK") is None
+
+    result = acquire(context, {**older, "source": "manual"})
+    assert result["owner"] == EXECUTION
 
 
 def test_an_expired_lock_can_be_taken(

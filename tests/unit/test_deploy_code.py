@@ -10,9 +10,24 @@ from botocore.stub import Stubber
 
 from deploy_code.app import lambda_handler
 from promoter.aws import client
-from promoter.exceptions import ArtifactNotFound, InvalidRequest, TargetNotFound, TransientAwsError
+from promoter.exceptions import (
+    ArtifactNotFound,
+    InvalidRequest,
+    LockLost,
+    TargetNotFound,
+    TransientAwsError,
+)
 
-from .support import LambdaContext, World, code_sha256, load_event, plan_document, zip_bytes
+from .support import (
+    OTHER_EXECUTION,
+    LambdaContext,
+    World,
+    code_sha256,
+    hold_lock,
+    load_event,
+    plan_document,
+    zip_bytes,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +43,16 @@ def uploaded(world: World) -> dict[str, Any]:
     return plan_document(version_id=version_id, etag=etag)
 
 
-def deploy(context: LambdaContext, plan: dict[str, Any], target: str = "stage") -> dict[str, Any]:
+@pytest.fixture(autouse=True)
+def table(world: World) -> None:
+    world.table()
+
+
+def deploy(
+    context: LambdaContext, plan: dict[str, Any], target: str = "stage", *, locked: bool = True
+) -> dict[str, Any]:
+    if locked:
+        hold_lock(plan)
     result: dict[str, Any] = lambda_handler({"plan": plan, "target": target}, context)
     return result
 
@@ -169,3 +193,17 @@ def test_unknown_target_is_an_invalid_request(uploaded: dict[str, Any], context:
         deploy(context, uploaded, target="qa")
 
     assert raised.value.field == "target"
+
+
+def test_a_deploy_without_the_lock_is_lock_lost(
+    uploaded: dict[str, Any], world: World, context: LambdaContext
+) -> None:
+    """Given this execution's lock expired and another execution took it, when the code is deployed, then
+    LockLost and the function's code is untouched."""
+    hold_lock({**uploaded, "execution_id": OTHER_EXECUTION})
+    before = world.lambda_.get_function_configuration(FunctionName="greeting-api")["CodeSha256"]
+
+    with pytest.raises(LockLost, match=f"held by {OTHER_EXECUTION}"):
+        deploy(context, uploaded, locked=False)
+
+    assert world.lambda_.get_function_configuration(FunctionName="greeting-api")["CodeSha256"] == before

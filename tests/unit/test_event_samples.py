@@ -118,7 +118,8 @@ def test_task_sample_parses_with_its_input_model(task: str) -> None:
 
 def test_task_samples_carry_the_plan_resolve_request_makes_of_the_s3_sample() -> None:
     """Given the S3 trigger sample and the config sample, when resolved (without AWS: the sample already names
-    version and ETag), then the plan is the one every task sample carries."""
+    version and ETag; the upload time is what HeadObject would add), then the plan is the one every task
+    sample carries."""
     request = parse_trigger(load_event("s3_object_created"), SETTINGS)
     config = PromotionConfig.model_validate(load_event("promotion_config"))
     resolve_sample = load_event("tasks/resolve_request")
@@ -128,7 +129,7 @@ def test_task_samples_carry_the_plan_resolve_request_makes_of_the_s3_sample() ->
         request_id=request_id(request),
         source=request.source,
         reason=request.reason,
-        artifact=request.artifact,
+        artifact=request.artifact.model_copy(update={"uploaded_at": "2026-11-22T10:15:29Z"}),
         config=config,
         separate_prod_function=config.separate_prod_function,
     ).model_dump(mode="json")

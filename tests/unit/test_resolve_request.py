@@ -77,7 +77,16 @@ def test_three_trigger_shapes_resolve_to_the_same_plan(
         "manual": resolve(load_event("manual_start"), context),
     }
 
-    expected_artifact = {"bucket": BUCKET, "key": KEY, "version_id": version_id, "etag": etag}
+    uploaded_at = plans["s3"]["artifact"]["uploaded_at"]
+    expected_artifact = {
+        "bucket": BUCKET,
+        "key": KEY,
+        "version_id": version_id,
+        "etag": etag,
+        "uploaded_at": uploaded_at,
+    }
+    assert uploaded_at is not None
+    assert uploaded_at.endswith("Z")
     for source, plan in plans.items():
         assert plan["source"] == source
         assert plan["artifact"] == expected_artifact

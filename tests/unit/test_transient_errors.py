@@ -62,6 +62,7 @@ def test_cancelled_lock_with_nothing_in_the_way_is_transient(world: World, conte
             http_status_code=400,
         )
         stub.add_response("get_item", {})  # the request record: gone
+        stub.add_response("get_item", {})  # the app's latest upload: none newer
         stub.add_response("get_item", {})  # the lock: gone
         with pytest.raises(TransientAwsError, match="cancelled by a concurrent write"):
             acquire_lock({"plan": plan_document(version_id="v")}, context)

@@ -8,13 +8,24 @@ import pytest
 from botocore.stub import Stubber
 
 from promoter.aws import client
-from promoter.exceptions import AliasChangedConcurrently, InvalidRequest, TargetNotFound, TransientAwsError
+from promoter.exceptions import (
+    AliasChangedConcurrently,
+    InvalidRequest,
+    LockLost,
+    TargetNotFound,
+    TransientAwsError,
+)
 from promoter.lambda_ops import get_alias_state, point_alias
 from update_alias.app import lambda_handler
 
-from .support import LambdaContext, World, alias_state, load_event, plan_document
+from .support import LambdaContext, World, alias_state, hold_lock, load_event, plan_document
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def table(world: World) -> None:
+    world.table()
 
 
 @pytest.fixture
@@ -46,9 +57,14 @@ def update(
     target: str = "stage",
     number: str = "3",
     snapshot: list[dict[str, Any]] | None = None,
+    *,
+    locked: bool = True,
 ) -> dict[str, Any]:
+    plan = plan_document(version_id="v")
+    if locked:
+        hold_lock(plan)
     event = {
-        "plan": plan_document(version_id="v"),
+        "plan": plan,
         "target": target,
         "version": version(number),
         "snapshot": SNAPSHOT if snapshot is None else snapshot,
@@ -207,3 +223,12 @@ def test_throttled_get_alias_is_transient(function: World, context: LambdaContex
         stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
         with pytest.raises(TransientAwsError):
             update(context)
+
+
+def test_an_alias_update_without_the_lock_is_lock_lost(function: World, context: LambdaContext) -> None:
+    """Given nobody holds the lock any more (it expired and was cleaned up), when the alias is updated, then
+    LockLost and STAGE is untouched."""
+    with pytest.raises(LockLost, match="held by nobody"):
+        update(context, locked=False)
+
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
