@@ -82,6 +82,7 @@ lint-python: install ## ruff (lint and format check) on everything, mypy --stric
 
 lint-asl: install ## the ASL file on its own: schema, every Next/Default/Catch target, every substitution
 	$(PY) -m devtools.asl_lint statemachine/promotion.asl.json --template template.yaml
+	$(PY) -m devtools.asl_diagram statemachine/promotion.asl.json --readme README.md --check
 
 validate: $(SAM_STAMP) ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
