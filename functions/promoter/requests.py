@@ -184,8 +184,9 @@ def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
 
 
 def check_targets(lambda_client: Any, config: PromotionConfig) -> None:
-    """Every function and alias the promotion will touch must exist now."""
-    for field, name in _function_fields(config):
+    """Every function and alias the promotion will touch must exist now (each function looked up once)."""
+    first_field = {name: field for field, name in reversed(_function_fields(config))}
+    for name, field in first_field.items():
         _require(lambda_client.get_function_configuration, f"{field} '{name}'", FunctionName=name)
     for env_name, env in (("stage", config.stage), ("prod", config.prod)):
         _require(
