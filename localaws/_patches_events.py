@@ -72,6 +72,10 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
         return
     if getattr(self, "state", "ENABLED") != "ENABLED" or not self.event_pattern.matches_event(original_event):
         return
+    if not self.event_pattern._pattern:
+        # A rule without an event pattern is a schedule: AWS never matches it against events (moto would
+        # match every event).
+        return
     others = [t for t in self.targets if _service_of(t["Arn"]) not in _OURS]
     if others:
         rule = copy.copy(self)

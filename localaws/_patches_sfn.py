@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
 from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
 from . import _context
@@ -112,6 +114,44 @@ def _engine_port() -> str:
     return str(aws.port) if aws is not None else _ORIGINAL["moto_server_port"]()
 
 
+def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+    """After an execution ends, emit the "Step Functions Execution Status Change" event AWS emits.
+
+    moto's engine emits none, so rules on execution status (e.g. one that cleans up after a stopped
+    execution) would never fire locally. Delivered from another thread: the engine's thread must not
+    wait on EventBridge.
+    """
+    _ORIGINAL["terminated"](self)
+    aws = _context.running()
+    if aws is None:
+        return
+    execution = self.execution
+    status = getattr(execution.exec_status, "value", execution.exec_status)
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": str(status),
+        "startDate": int(execution.start_date.timestamp() * 1000),
+        "stopDate": int(execution.stop_date.timestamp() * 1000) if execution.stop_date else None,
+        "input": execution.execution_input,
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    entry = {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Resources": [execution.exec_arn],
+        "Detail": json.dumps(detail),
+    }
+    threading.Thread(
+        target=lambda: aws.client("events").put_events(Entries=[entry]),
+        name="localaws-sfn-status",
+        daemon=True,
+    ).start()
+
+
 def install() -> None:
     if _ORIGINAL:
         return
@@ -122,6 +162,7 @@ def install() -> None:
         moto_server_port=getattr(boto_client, "moto_server_port"),  # noqa: B009
         start_execution=StepFunctionsParserBackend.start_execution,
         get_backend=sfn_responses.get_backend,
+        terminated=BaseExecutionWorkerCommunication.terminated,
     )
     sfn_responses.get_backend = _get_backend
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
@@ -129,6 +170,7 @@ def install() -> None:
     jsonata_module._eval_jsonata = _eval_jsonata
     setattr(boto_client, "moto_server_port", _engine_port)  # noqa: B010
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -138,6 +180,7 @@ def uninstall() -> None:
     setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
     jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
+    BaseExecutionWorkerCommunication.terminated = _ORIGINAL["terminated"]  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]
     sfn_responses.get_backend = _ORIGINAL["get_backend"]
     _ORIGINAL.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -228,3 +229,57 @@ def test_an_input_transformer_with_a_plain_string_template(aws: LocalAws) -> Non
     )
 
     assert _inputs(aws, machine, 1) == ["promote greeting (a)"]
+
+
+def test_a_finished_or_stopped_execution_emits_its_status_change(aws: LocalAws) -> None:
+    """Given a rule on "Step Functions Execution Status Change" (as AWS emits it), when one execution
+    succeeds and another is stopped, then the rule's target receives SUCCEEDED and ABORTED for them."""
+    sfn = aws.client("stepfunctions")
+    bucket = unique("status")
+    aws.client("s3").create_bucket(Bucket=bucket)
+    recorder = create_function(aws, RECORDER.replace("{bucket}", bucket))
+    machine = create_state_machine(aws, ECHO)
+    waiting = create_state_machine(
+        aws, {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 100000, "End": True}}}
+    )
+    function_arn = aws.client("lambda").get_function(FunctionName=recorder)["Configuration"]["FunctionArn"]
+    _rule(
+        aws,
+        {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"stateMachineArn": [machine, waiting]},
+        },
+        {"Arn": function_arn},
+    )
+
+    done = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    held = sfn.start_execution(stateMachineArn=waiting, input="{}")["executionArn"]
+    wait_for(lambda: sfn.describe_execution(executionArn=held)["status"] == "RUNNING" or None)
+    sfn.stop_execution(executionArn=held, error="Stopped", cause="by hand")
+
+    received = {e["detail"]["executionArn"]: e for e in _recorded_events(aws, bucket, 2)}
+    assert received[done]["detail"]["status"] == "SUCCEEDED"
+    assert received[held]["detail"]["status"] == "ABORTED"
+    assert received[held]["source"] == "aws.states"
+    assert received[held]["resources"] == [held]
+
+
+def test_a_scheduled_rule_never_receives_events(aws: LocalAws) -> None:
+    """Given a rule with a schedule and no event pattern, when events are put, then its target is not
+    invoked (moto matches a pattern-less rule against every event)."""
+    bucket = unique("scheduled")
+    aws.client("s3").create_bucket(Bucket=bucket)
+    recorder = create_function(aws, RECORDER.replace("{bucket}", bucket))
+    function_arn = aws.client("lambda").get_function(FunctionName=recorder)["Configuration"]["FunctionArn"]
+    events = aws.client("events")
+    name = unique("nightly")
+    events.put_rule(Name=name, ScheduleExpression="rate(1 day)")
+    events.put_targets(Rule=name, Targets=[{"Id": "fn", "Arn": function_arn}])
+    _rule(aws, {"source": [source := unique("sched.test")]}, {"Arn": function_arn})  # a witness
+
+    events.put_events(Entries=[{"Source": source, "DetailType": "Ping", "Detail": "{}"}])
+
+    _recorded_events(aws, bucket, 1)  # the witness rule's delivery arrived
+    time.sleep(1.0)  # deliveries are asynchronous: give a wrong one time to arrive too
+    assert [i.function_name for i in aws.invocations.invocations] == [recorder]

@@ -59,7 +59,9 @@ def test_api_calls_are_recorded_with_their_source(aws: LocalAws) -> None:
 def test_invocations_are_recorded(aws: LocalAws) -> None:
     name = create_function(aws, "def handler(e, c):\n    return 1\n")
     invoke(aws, name)
-    [record] = aws.invocations.invocations
+    records = aws.invocations.invocations
+    assert len(records) == 1, records
+    [record] = records
     assert (record.function_name, record.version, record.qualifier, record.error_type) == (
         name,
         "$LATEST",

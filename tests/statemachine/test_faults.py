@@ -199,3 +199,34 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     )
     for item in box.locks():
         box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sandbox, aws: LocalAws) -> None:
+    """StopExecution runs no Catch. The state machine's "Execution Status Change" event reaches the
+    ExecutionStoppedRule, whose function rolls back what the execution had changed and frees its locks."""
+    before = box.aliases(APP)
+    prod_function = box.functions(APP)["prod"][0]
+    aws.faults.slow_update(prod_function, seconds=500)  # parks it after STAGE moved
+    known = box.execution_arns()
+    box.upload_build(APP, new_bytes_variant(box), name="stopped-by-hand")
+    [arn] = box.wait_for_new_executions(known)
+    box.wait_for_state(arn, "Wait For Prod Code Update")
+    assert box.aliases(APP)["stage"] != before["stage"]
+
+    box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped from the console")
+
+    event = box.event_for(arn, timeout=30)
+    assert box.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert event["detail-type"] == "Promotion Failed"
+    assert event["detail"]["error"] == "ExecutionAborted"
+    assert event["detail"]["failed_state"] in {
+        "Wait For Prod Code Update",
+        "Get Prod Code Update Status",
+        "Is Prod Code Updated?",
+    }
+    assert box.aliases(APP) == before
+    assert box.locks() == []
+    # Stopping an execution does not cancel a Lambda code update: let it finish before the next test.
+    box.lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName=prod_function, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )

@@ -21,6 +21,7 @@ from promoter.outcome import failed_state
 from promoter.requests import PROMOTION_REQUESTED, parse_trigger, request_id
 from promoter.settings import BucketSettings
 from publish_version.app import PublishVersionInput
+from recover_stopped_execution.app import StatusChangeEvent
 from resolve_request.app import ResolveInput
 from roll_back.app import RollBackInput
 from run_tests.app import RunTestsInput
@@ -35,6 +36,7 @@ SETTINGS = BucketSettings.from_env(TEMPLATE_ENV)
 TRIGGERS = {"s3_object_created": "s3", "promotion_requested": "event", "manual_start": "manual"}
 CONFIGS = {"promotion_config": "greeting", "promotion_config_per_environment": "greeting-envs"}
 ENTRIES = {"promotion_requested_entry"}
+STATUS_CHANGES = {"execution_stopped"}
 TASKS: dict[str, type[BaseModel]] = {
     "resolve_request": ResolveInput,
     "acquire_lock": AcquireLockInput,
@@ -58,7 +60,7 @@ def test_every_sample_has_a_model_here() -> None:
     top = {path.stem for path in EVENTS.glob("*.json")}
     tasks = {path.stem for path in (EVENTS / "tasks").glob("*.json")}
 
-    assert top == set(TRIGGERS) | set(CONFIGS) | ENTRIES
+    assert top == set(TRIGGERS) | set(CONFIGS) | ENTRIES | STATUS_CHANGES
     assert tasks == set(TASKS)
     assert {path.name for path in (EVENTS / "tasks").iterdir()} == {f"{task}.json" for task in TASKS}
 
@@ -145,3 +147,12 @@ def test_roll_back_sample_names_the_failed_state() -> None:
     state, failure = failed_state(load_event("tasks/roll_back")["data"]["failures"])
 
     assert (state, failure.Error) == ("Run Tests", "TestsFailed")
+
+
+def test_the_status_change_sample_is_what_recover_stopped_execution_reads() -> None:
+    """Given events/execution_stopped.json, when parsed as Recover Stopped Execution parses its input, then
+    it names the execution and an ABORTED status."""
+    event = StatusChangeEvent.model_validate(load_event("execution_stopped"))
+
+    assert event.detail.status == "ABORTED"
+    assert event.detail.execution_arn == load_event("tasks/resolve_request")["execution_id"]

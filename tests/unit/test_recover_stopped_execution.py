@@ -1,0 +1,138 @@
+"""Recover Stopped Execution: a promotion stopped by hand or timed out is rolled back from its history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from acquire_lock.app import lambda_handler as acquire_lock
+from promoter.aws import client
+from recover_stopped_execution.app import lambda_handler
+
+from .support import EXECUTION, LambdaContext, World, load_event, plan_document, zip_bytes
+
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
+
+
+def status_change(status: str = "ABORTED") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "resources": [EXECUTION],
+        "detail": {"executionArn": EXECUTION, "status": status, "name": EXECUTION.rsplit(":", 1)[-1]},
+    }
+
+
+def history(*entered: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """GetExecutionHistory's answer: a StateEntered event per (state, input), oldest first."""
+    events = [
+        {
+            "id": i + 1,
+            "timestamp": datetime(2026, 11, 22, 10, 0, i, tzinfo=UTC),
+            "type": "TaskStateEntered",
+            "stateEnteredEventDetails": {"name": name, "input": json.dumps(document)},
+        }
+        for i, (name, document) in enumerate(entered)
+    ]
+    return {"events": events}
+
+
+@pytest.fixture
+def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:
+    """STAGE on 2 (25% on 1) and PROD on 1 at the snapshot; the execution then published 3 and moved STAGE."""
+    world.table()
+    world.capture_events()
+    world.create_function("greeting-api", "v1")
+    for source in (None, "v2", "v3"):
+        world.publish("greeting-api", source)
+    world.create_alias("greeting-api", "STAGE", "2", {"1": 0.25})
+    world.create_alias("greeting-api", "PROD", "1")
+    version_id, etag = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v3"))
+    plan = plan_document(version_id=version_id, etag=etag)
+    lock = acquire_lock({"plan": plan}, context)
+    world.lambda_.update_alias(
+        FunctionName="greeting-api",
+        Name="STAGE",
+        FunctionVersion="3",
+        RoutingConfig={"AdditionalVersionWeights": {}},
+    )
+    version = {**load_event("tasks/run_tests")["version"], "version": "3"}
+    return {"plan": plan, "lock": lock, "version": version}
+
+
+def recover(
+    entered: list[tuple[str, dict[str, Any]]], context: LambdaContext, status: str = "ABORTED"
+) -> Any:
+    """Stubber: moto's Step Functions without its execution engine keeps no real history."""
+    with Stubber(client("stepfunctions")) as stub:
+        stub.add_response("get_execution_history", history(*entered), {"executionArn": EXECUTION})
+        return lambda_handler(status_change(status), context)
+
+
+def test_a_stopped_promotion_is_rolled_back_and_announced(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given an execution stopped while checking the stage endpoint, when recovered, then STAGE is back on 2
+    with its weights, the lock is released, and "Promotion Failed" names the state and ExecutionAborted."""
+    result = recover([("Receive Trigger", {}), ("Check Stage Endpoint", mid_promotion)], context)
+
+    assert result["rolled_back"] is True
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    assert world.alias("greeting-api", "PROD") == ("1", {})
+    assert world.item("LOCK#greeting-api", "LOCK") is None
+    [event] = world.emitted_events()
+    assert (event["detail"]["failed_state"], event["detail"]["error"]) == (
+        "Check Stage Endpoint",
+        "ExecutionAborted",
+    )
+
+
+def test_a_timed_out_promotion_says_so(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    recover([("Run Tests", mid_promotion)], context, status="TIMED_OUT")
+
+    [event] = world.emitted_events()
+    assert event["detail"]["error"] == "ExecutionTimedOut"
+    assert "timed out while in Run Tests" in event["detail"]["cause"]
+
+
+def test_stopped_before_a_plan_existed_changes_nothing(world: World, context: LambdaContext) -> None:
+    world.table()
+    world.capture_events()
+
+    result = recover(
+        [("Receive Trigger", {"app": "greeting"}), ("Resolve Request", {"trigger": {}})], context
+    )
+
+    assert result == {"execution": EXECUTION, "rolled_back": False}
+    assert world.emitted_events() == []
+
+
+def test_stopped_in_finalize_only_releases_the_locks(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given the promotion had passed every check and was stopped in Finalize, when recovered, then the
+    aliases stay where the promotion put them and only the locks are released."""
+    result = recover([("Finalize", mid_promotion)], context)
+
+    assert result["rolled_back"] is False
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+    assert world.item("LOCK#greeting-api", "LOCK") is None
+
+
+def test_a_state_naming_another_execution_is_not_acted_on(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    other = {**mid_promotion, "plan": {**mid_promotion["plan"], "execution_id": EXECUTION + "-other"}}
+
+    result = recover([("Check Stage Endpoint", other)], context)
+
+    assert result["rolled_back"] is False
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+    assert world.item("LOCK#greeting-api", "LOCK") is not None
