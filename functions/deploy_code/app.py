@@ -22,7 +22,7 @@ class DeployCodeInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(DeployCodeInput, event)
     function_name = task.plan.environment(task.target).function_name
-    locking.assert_owner(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
+    locking.renew(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
     result = deploy_code(client("lambda"), function_name, task.plan.artifact)
     logger.info(
         "Code update started", extra={"function_name": function_name, "code_sha256": result.code_sha256}

@@ -143,6 +143,15 @@ CONFIGURATION_KEYS = (
     "Architectures",
     "EphemeralStorage",
     "ImageConfigResponse",
+    "Role",
+    "VpcConfig",
+    "TracingConfig",
+    "DeadLetterConfig",
+    "KMSKeyArn",
+    "FileSystemConfigs",
+    "SnapStart",
+    "LoggingConfig",
+    "RuntimeVersionConfig",
 )
 
 
@@ -205,9 +214,14 @@ def point_alias(lambda_client: Any, before: AliasState, version: str) -> AliasUp
     )
 
 
-def restore_alias(lambda_client: Any, snapshot: AliasState) -> bool:
-    """Put the alias back exactly as in the snapshot (version and weights). True if it had to change."""
-    current = get_alias_state(lambda_client, snapshot.function_name, snapshot.alias)
+def restore_alias(lambda_client: Any, snapshot: AliasState, current: AliasState | None = None) -> bool:
+    """Put the alias back exactly as in the snapshot (version and weights). True if it had to change.
+
+    ``current`` is the alias as the caller last read it: the update is guarded by its RevisionId, so a
+    change made since that read is not overwritten (AliasChangedConcurrently instead).
+    """
+    if current is None:
+        current = get_alias_state(lambda_client, snapshot.function_name, snapshot.alias)
     if current.same_target(snapshot):
         return False
     _update_alias(lambda_client, snapshot, revision_id=current.revision_id)

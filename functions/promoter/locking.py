@@ -154,16 +154,106 @@ def _get(dynamodb: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | Non
     return item
 
 
-def assert_owner(dynamodb: Any, table: str, plan: Plan) -> None:
-    """Fencing for the steps that change a function: stop with LockLost if this execution's lock is gone."""
+def renew(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> int:
+    """Fencing and heartbeat for the steps that change a function: extend this execution's locks.
+
+    The lock is extended only while this execution still holds it and it has not expired; otherwise
+    :class:`LockLost`, and the step changes nothing. Because every changing step renews it, a lock only
+    has to outlast the longest gap between two such steps (tests run up to 840 s), not the whole promotion.
+    """
+    now = time.time() if now is None else now
+    expires_at = int(now) + plan.config.lock_timeout_seconds
     for function_name in plan.target_functions:
-        lock = _get(dynamodb, table, lock_key(function_name))
-        holder = lock["owner"]["S"] if lock else None
-        if holder != plan.execution_id:
-            raise LockLost(
-                f"the lock on '{function_name}' is held by {holder or 'nobody'}: this execution's lock "
-                f"expired (lock_timeout_seconds is {plan.config.lock_timeout_seconds})"
+        try:
+            with transient_errors("UpdateItem lock"):
+                dynamodb.update_item(
+                    TableName=table,
+                    Key=lock_key(function_name),
+                    UpdateExpression="SET expires_at = :expires",
+                    ConditionExpression="#owner = :me AND expires_at >= :now",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={
+                        ":me": {"S": plan.execution_id},
+                        ":now": {"N": str(int(now))},
+                        ":expires": {"N": str(expires_at)},
+                    },
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            lock = _get(dynamodb, table, lock_key(function_name))
+            holder = lock["owner"]["S"] if lock else None
+            why = (
+                "expired"
+                if holder == plan.execution_id
+                else f"is now held by {holder}"
+                if holder
+                else "is gone (expired and taken, or deleted by hand)"
             )
+            raise LockLost(
+                f"this execution's lock on '{function_name}' {why}; lock_timeout_seconds is "
+                f"{plan.config.lock_timeout_seconds}. Nothing was changed by this step."
+            ) from error
+    return expires_at
+
+
+FENCE_SECONDS = 120  # longer than any task function's timeout except Run Tests (which changes nothing)
+
+
+def fence(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> str:
+    """Take this stopped execution's locks away from it, so a task invocation still running stops.
+
+    A stopped execution's Lambda invocations run on. The locks are rewritten to a fence owner for
+    FENCE_SECONDS: a Deploy Code or Update Alias still in flight then fails its renewal (LockLost), and an
+    Acquire Lock still in flight cannot commit. The fence expires by itself.
+    """
+    now = time.time() if now is None else now
+    owner = f"{plan.execution_id}#stopped"
+    for function_name in plan.target_functions:
+        try:
+            with transient_errors("PutItem fence"):
+                dynamodb.put_item(
+                    TableName=table,
+                    Item={
+                        **lock_key(function_name),
+                        "owner": {"S": owner},
+                        "app": {"S": plan.app},
+                        "acquired_at": {"S": _iso(now)},
+                        "expires_at": {"N": str(int(now) + FENCE_SECONDS)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR #owner = :me OR expires_at < :now",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":me": {"S": plan.execution_id}, ":now": {"N": str(int(now))}},
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise  # held by another execution: not ours to fence
+    return owner
+
+
+HELD_FOR_OPERATOR = 2**62  # an expiry no promotion reaches: only a person deletes such a lock
+
+
+def hold_for_operator(dynamodb: Any, table: str, plan: Plan, owner: str | None = None) -> None:
+    """Keep this execution's locks until a person deletes them: a function it could not restore."""
+    for function_name in plan.target_functions:
+        try:
+            with transient_errors("UpdateItem lock"):
+                dynamodb.update_item(
+                    TableName=table,
+                    Key=lock_key(function_name),
+                    UpdateExpression="SET expires_at = :forever, held_for_operator = :why",
+                    ConditionExpression="#owner = :me",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={
+                        ":me": {"S": owner or plan.execution_id},
+                        ":forever": {"N": str(HELD_FOR_OPERATOR)},
+                        ":why": {"S": "rollback incomplete: check the aliases, then delete this item"},
+                    },
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
 
 def release(dynamodb: Any, table: str, plan: Plan) -> bool:

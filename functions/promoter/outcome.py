@@ -67,7 +67,10 @@ def finalize(
         },
     )
     delivered = _announce(events, settings, notify.SUCCEEDED, detail)
-    locking.release(dynamodb, settings.table_name, plan)
+    try:
+        locking.release(dynamodb, settings.table_name, plan)
+    except Exception:  # the promotion is recorded: never roll it back over a lock, which expires anyway
+        logger.exception("The locks were not released; they expire after lock_timeout_seconds")
     return {**detail, "event_delivered": delivered}
 
 
@@ -99,6 +102,8 @@ def roll_back(
     published: list[VersionResult],
     failures: dict[str, Any],
     trigger: Any = None,
+    failed_state_name: str | None = None,
+    lock_owner: str | None = None,
 ) -> RollbackResult:
     """Put back every alias this execution moved, then release its locks, record and announce the failure.
 
@@ -110,6 +115,7 @@ def roll_back(
     (idempotent) roll back first.
     """
     state, failure = failed_state(failures)
+    state = failed_state_name or state
     ours = {(v.function_name, v.version) for v in published}
     restored: list[AliasState] = []
     unchanged: list[AliasState] = []
@@ -124,7 +130,7 @@ def roll_back(
                 alias.function_name,
                 current.function_version,
             ) in ours and not current.additional_version_weights:
-                restore_alias(lambda_client, alias)
+                restore_alias(lambda_client, alias, current)
                 restored.append(alias)
             else:
                 left_alone.append(
@@ -148,7 +154,9 @@ def roll_back(
                 "ROLLBACK_INCOMPLETE" if problems else "FAILED",
                 {"failed_state": state, "error": failure.Error, "cause": failure.Cause[:1000]},
             )
-        if not problems:
+        if problems:
+            locking.hold_for_operator(dynamodb, settings.table_name, plan, lock_owner)
+        else:
             lock_released = locking.release(dynamodb, settings.table_name, plan)
     _announce(
         events,

@@ -1,6 +1,7 @@
-"""Recover Stopped Execution: an execution stopped by hand or timed out is rolled back like a failure.
+"""Recover Stopped Execution: an execution stopped by hand, timed out, or failed without a finished Roll
+Back is rolled back like a failure.
 
-Triggered by the "Step Functions Execution Status Change" event (status ABORTED or TIMED_OUT) of the
+Triggered by the "Step Functions Execution Status Change" event (ABORTED, TIMED_OUT or FAILED) of the
 promotion state machine.
 """
 
@@ -19,7 +20,7 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     execution_arn: str = Field(alias="executionArn")
-    status: Literal["ABORTED", "TIMED_OUT"]
+    status: Literal["ABORTED", "TIMED_OUT", "FAILED"]
 
 
 class StatusChangeEvent(BaseModel):

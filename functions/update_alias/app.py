@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise InvalidRequest(
             "version.function_name", f"is '{task.version.function_name}', not '{env.function_name}'"
         )
-    locking.assert_owner(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
+    locking.renew(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
     result = point_alias(client("lambda"), before, task.version.version)
     logger.info(
         "Alias updated", extra={"alias": env.alias, "version": result.version, "changed": result.changed}

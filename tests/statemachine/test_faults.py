@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
+from collections.abc import Callable
 
 import pytest
 
 from demo.harness import Outcome, Sandbox
 from examples.builds import build_zip
 from localaws import LocalAws
+from promoter.locking import HELD_FOR_OPERATOR
 
 from .conftest import TaskState, function_of, task_states
 
@@ -169,28 +172,32 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
     """The real Roll Back code meets an alias it may not update: it restores what it can, keeps the locks
-    (no other build may start from a half-restored function), and the execution ends in Rollback Failed."""
+    (no other build may start from a half-restored function), and the execution ends in Rollback Failed.
+    Recover Stopped Execution then tries once more and meets the same refusal: the locks stay held, with no
+    expiry, until a person has looked."""
     roll_back = box.promoter.resources["RollBackFunction"]
+    recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
     stage_function, stage_alias = box.functions(APP)["stage"]
     check = next(s for s in FAULTED_STATES if s.name == "Check Stage Endpoint")
     aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
-    aws.faults.api_error("lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{roll_back}")
+    for function in (roll_back, recover):
+        aws.faults.api_error(
+            "lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{function}"
+        )
 
     outcome = promote(box, "rollback-fails")
 
     assert outcome.status == "FAILED"
     assert outcome.state_names[-2:] == [ROLL_BACK, "Rollback Failed"]
     assert outcome.error == "RollbackIncomplete"
-    event = box.event_for(outcome.execution_arn)
-    assert event["detail"]["locks_kept"] is True
+    assert box.event_for(outcome.execution_arn)["detail"]["locks_kept"] is True
+    wait_until(lambda: len(aws.invocations.filter(function_name=recover)) == 1)
     assert {item["owner"]["S"] for item in box.locks()} == {outcome.execution_arn}
+    assert {int(item["expires_at"]["N"]) for item in box.locks()} == {HELD_FOR_OPERATOR}
     # What a person does after looking: put the alias back and delete the locks.
     aws.faults.clear()
-    snapshot = next(
-        a
-        for a in box.entered_input(outcome.execution_arn, ROLL_BACK)["lock"]["snapshot"]
-        if a["alias"] == stage_alias
-    )
+    entered = box.entered_input(outcome.execution_arn, ROLL_BACK)
+    snapshot = next(a for a in entered["lock"]["snapshot"] if a["alias"] == stage_alias)
     box.lambda_.update_alias(
         FunctionName=stage_function,
         Name=stage_alias,
@@ -199,6 +206,26 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     )
     for item in box.locks():
         box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_a_roll_back_that_failed_gets_a_second_attempt(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws
+) -> None:
+    """Roll Back cannot restore an alias, but the FAILED execution's status change reaches Recover Stopped
+    Execution, whose attempt succeeds: every alias is back and the locks are free."""
+    before = box.aliases(APP)
+    roll_back = box.promoter.resources["RollBackFunction"]
+    recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
+    check = next(s for s in FAULTED_STATES if s.name == "Check Stage Endpoint")
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    aws.faults.api_error("lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{roll_back}")
+
+    outcome = promote(box, "rollback-second-attempt")
+
+    assert outcome.state_names[-1] == "Rollback Failed"
+    wait_until(lambda: len(aws.invocations.filter(function_name=recover)) == 1)
+    assert box.aliases(APP) == before
+    assert box.locks() == []
 
 
 def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sandbox, aws: LocalAws) -> None:
@@ -225,8 +252,18 @@ def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sand
         "Is Prod Code Updated?",
     }
     assert box.aliases(APP) == before
-    assert box.locks() == []
+    # A short fence holds the locks so that a task invocation still running cannot act; it expires soon.
+    assert {item["owner"]["S"] for item in box.locks()} == {f"{arn}#stopped"}
+    for item in box.locks():
+        box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})
     # Stopping an execution does not cancel a Lambda code update: let it finish before the next test.
     box.lambda_.get_waiter("function_updated_v2").wait(
         FunctionName=prod_function, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)

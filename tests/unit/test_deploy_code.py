@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from promoter.exceptions import (
 
 from .support import (
     OTHER_EXECUTION,
+    TABLE,
     LambdaContext,
     World,
     code_sha256,
@@ -207,3 +209,21 @@ def test_a_deploy_without_the_lock_is_lock_lost(
         deploy(context, uploaded, locked=False)
 
     assert world.lambda_.get_function_configuration(FunctionName="greeting-api")["CodeSha256"] == before
+
+
+def test_a_deploy_renews_the_lock(uploaded: dict[str, Any], world: World, context: LambdaContext) -> None:
+    """Given the lock was taken long ago, when the code is deployed, then the lock's expiry moves forward
+    (every changing step renews it, so only the gap between two such steps must fit in the timeout)."""
+    hold_lock(uploaded)
+    world.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "LOCK#greeting-api"}, "sk": {"S": "LOCK"}},
+        UpdateExpression="SET expires_at = :soon",
+        ExpressionAttributeValues={":soon": {"N": str(int(time.time()) + 5)}},
+    )
+
+    deploy(context, uploaded, locked=False)
+
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert int(lock["expires_at"]["N"]) >= time.time() + 3000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from botocore.stub import Stubber
 
 from acquire_lock.app import lambda_handler as acquire_lock
 from promoter.aws import client
+from promoter.locking import FENCE_SECONDS
 from recover_stopped_execution.app import lambda_handler
 
 from .support import EXECUTION, LambdaContext, World, load_event, plan_document, zip_bytes
@@ -84,7 +86,10 @@ def test_a_stopped_promotion_is_rolled_back_and_announced(
     assert result["rolled_back"] is True
     assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
     assert world.alias("greeting-api", "PROD") == ("1", {})
-    assert world.item("LOCK#greeting-api", "LOCK") is None
+    fence = world.item("LOCK#greeting-api", "LOCK")
+    assert fence is not None  # a task invocation still running must not renew or re-take the lock
+    assert fence["owner"]["S"] == f"{EXECUTION}#stopped"
+    assert int(fence["expires_at"]["N"]) <= time.time() + FENCE_SECONDS
     [event] = world.emitted_events()
     assert (event["detail"]["failed_state"], event["detail"]["error"]) == (
         "Check Stage Endpoint",
@@ -136,3 +141,42 @@ def test_a_state_naming_another_execution_is_not_acted_on(
     assert result["rolled_back"] is False
     assert world.alias("greeting-api", "STAGE") == ("3", {})
     assert world.item("LOCK#greeting-api", "LOCK") is not None
+
+
+def test_a_failed_execution_that_roll_back_finished_is_left_alone(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    result = recover(
+        [("Run Tests", mid_promotion), ("Roll Back", {}), ("Promotion Failed", {})], context, "FAILED"
+    )
+
+    assert result["rolled_back"] is False
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+
+
+def test_a_failed_roll_back_gets_a_second_attempt_with_the_original_failure(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given Roll Back itself failed (Rollback Failed) after Run Tests failed, when recovered, then the
+    aliases are restored and the event still names Run Tests and TestsFailed."""
+    failed = {
+        **mid_promotion,
+        "failures": {"RunTests": {"Error": "TestsFailed", "Cause": "1 of 3 cases failed"}},
+        "rollbackError": {"Error": "TransientAwsError", "Cause": "throttled"},
+    }
+
+    result = recover([("Run Tests", mid_promotion), ("Rollback Failed", failed)], context, "FAILED")
+
+    assert result["rolled_back"] is True
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    [event] = world.emitted_events()
+    assert (event["detail"]["failed_state"], event["detail"]["error"]) == ("Run Tests", "TestsFailed")
+
+
+def test_stopped_in_a_choice_state_names_it_exactly(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    recover([("Is Prod A Separate Function?", mid_promotion)], context)
+
+    [event] = world.emitted_events()
+    assert event["detail"]["failed_state"] == "Is Prod A Separate Function?"

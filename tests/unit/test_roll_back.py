@@ -204,7 +204,9 @@ def test_one_alias_that_cannot_be_restored_does_not_stop_the_others(
         lambda_handler(promoting, context)
 
     assert world.alias("greeting-api", "PROD") == ("1", {})
-    assert world.item("LOCK#greeting-api", "LOCK") is not None
+    held = world.item("LOCK#greeting-api", "LOCK")
+    assert held is not None
+    assert int(held["expires_at"]["N"]) == locking.HELD_FOR_OPERATOR  # never expires: a person decides
     [event] = world.emitted_events()
     assert event["detail"]["restored_aliases"] == ["greeting-api:PROD=1"]
     assert len(event["detail"]["rollback_problems"]) == 1
