@@ -29,7 +29,7 @@ class TaskInput(BaseModel):
 def describe_validation_error(error: ValidationError, prefix: str = "") -> tuple[str, str]:
     """The first problem in a pydantic error as (dotted field path, reason)."""
     first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"]) or "input"
+    path = ".".join(str(part) for part in first["loc"]) or "(whole document)"
     return (f"{prefix}{path}" if prefix else path), first["msg"]
 
 
@@ -86,6 +86,13 @@ class EndpointCheck(Model):
     expect_body_contains: str | None = None
     max_latency_ms: Annotated[int, Field(gt=0, le=30_000)] = 5_000
     attempts: Annotated[int, Field(ge=1, le=5)] = 1
+
+    @field_validator("url")
+    @classmethod
+    def _no_placeholder(cls, url: str) -> str:
+        if "<" in url or ">" in url:
+            raise ValueError("still has a <placeholder>: put the stage URL of your API here")
+        return url
 
     @field_validator("headers")
     @classmethod

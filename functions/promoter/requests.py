@@ -26,6 +26,7 @@ from promoter.models import Artifact, Plan, PromotionConfig, PromotionRequest, d
 from promoter.settings import BucketSettings
 
 PROMOTION_REQUESTED = "Promotion Requested"
+MAX_CONFIG_BYTES = 32 * 1024
 NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound", "NoSuchBucket"})
 
 
@@ -126,6 +127,13 @@ def load_config(s3: Any, app: str, settings: BucketSettings) -> PromotionConfig:
                 f"no promotion config for app '{app}' at s3://{settings.artifact_bucket}/{key}"
             ) from error
         raise
+    if len(body) > MAX_CONFIG_BYTES:
+        raise InvalidConfig(
+            app,
+            "(document)",
+            f"is {len(body)} bytes, more than {MAX_CONFIG_BYTES}: the plan travels in every state of the "
+            "execution, which Step Functions caps at 256 KB",
+        )
     try:
         raw = json.loads(body)
     except json.JSONDecodeError as error:

@@ -102,9 +102,9 @@ def _run_test_function(
         for i, case in enumerate(body.get("results") or [])
         if isinstance(case, dict)
     ]
-    return TestsResult(
-        passed=body["passed"], summary=str(body.get("summary", ""))[:1000], results=_reported(cases)
-    )
+    failed = sum(not case.passed for case in cases)
+    summary = str(body.get("summary") or "") or f"{len(cases) - failed} of {len(cases)} reported cases passed"
+    return TestsResult(passed=body["passed"], summary=summary[:1000], results=_reported(cases))
 
 
 def _reported(cases: list[TestCaseResult]) -> list[TestCaseResult]:

@@ -297,7 +297,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         config_document(prod={"function_name": "greeting-api", "alias": "STAGE"}),
-        "input",
+        "(whole document)",
         "stage and prod name the same function alias",
         id="same-alias-twice",
     ),
@@ -337,6 +337,24 @@ BAD_CONFIGS = [
         "stage.checks.0.url",
         "should match pattern",
         id="url-with-space",
+    ),
+    pytest.param(
+        config_document(
+            stage={
+                "function_name": "greeting-api",
+                "alias": "STAGE",
+                "checks": [{"url": "https://<api-id>.execute-api.<region>.amazonaws.com/stage/hello"}],
+            }
+        ),
+        "stage.checks.0.url",
+        "still has a <placeholder>",
+        id="placeholder-url",
+    ),
+    pytest.param(
+        {**config_document(), "padding": "x" * 40_000},
+        "(document)",
+        "more than 32768",
+        id="config-too-large",
     ),
     pytest.param(
         config_document(

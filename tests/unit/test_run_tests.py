@@ -322,3 +322,15 @@ def test_a_test_function_that_reports_many_cases_is_cut_to_the_failures_first(
 
     assert "case 7" in str(raised.value)
     assert "case 499" in str(raised.value)
+
+
+def test_a_passing_run_keeps_at_most_twenty_results(world: World, context: LambdaContext) -> None:
+    """Given a test Lambda that passes and reports 500 cases, when the tests run, then the result keeps 20 of
+    them (it travels in the execution state, capped at 256 KB) and the summary is the Lambda's."""
+    results = [{"name": f"case {i}", "passed": True, "detail": "x" * 400} for i in range(500)]
+    queue_invoke_answers({"passed": True, "summary": "500 of 500 passed", "results": results})
+
+    result = run(context, {"function_name": "greeting-api-tests"})
+
+    assert len(result["results"]) == 20
+    assert result["summary"] == "500 of 500 passed"
