@@ -46,7 +46,7 @@ demo: install ## run the promotion scenarios on the embedded local AWS (no accou
 	$(PY) -m demo
 
 serve: install ## keep the local AWS running with the orchestrator and the examples deployed (port 4566)
-	$(PY) -m demo serve
+	$(PY) -m demo serve $(SERVE_ARGS)
 
 # The moto-based unit tests run in their own process: starting moto's mock resets the process-global
 # backends that the embedded local AWS also uses.
