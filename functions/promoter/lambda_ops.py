@@ -109,7 +109,8 @@ def publish_version(
     except ClientError as error:
         if error_code(error) in {"PreconditionFailedException", "InvalidParameterValueException"}:
             raise CodeChangedConcurrently(
-                f"'{deploy.function_name}' changed since this execution deployed it: {error}"
+                f"Lambda refused to publish '{deploy.function_name}' as this execution deployed it (code "
+                f"{deploy.code_sha256}, revision {deploy.revision_id}); most likely it changed since: {error}"
             ) from error
         raise
     return _version_result(published, reused=False)

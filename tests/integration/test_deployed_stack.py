@@ -64,3 +64,6 @@ def test_a_manual_promotion_succeeds(stack_outputs: dict[str, str]) -> None:
         time.sleep(5)
 
     assert status == "SUCCEEDED", sfn.describe_execution(executionArn=arn).get("cause")
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=5)["events"]
+    last = next(e for e in events if e["type"].endswith("StateEntered"))
+    assert last["stateEnteredEventDetails"]["name"] == "Promotion Succeeded"  # not a duplicate or superseded
