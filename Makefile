@@ -21,6 +21,7 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml functions/requirements.txt
+	@echo "Installing the project's pinned dependencies into $(VENV) (first run only, about a minute)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_QUIET) -e '.[dev]'
 	touch $@
@@ -29,12 +30,14 @@ install: $(VENV)/.installed ## create .venv with the project's pinned dev depend
 
 # AWS SAM CLI pins exact boto3/click versions, so it lives in its own tool virtualenv.
 $(SAM_STAMP):
+	@echo "Installing AWS SAM CLI $(SAM_VERSION) into $(TOOLS)/sam (first run only)..."
 	rm -f $(TOOLS)/sam/.installed-*
 	$(PYTHON) -m venv $(TOOLS)/sam
 	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) aws-sam-cli==$(SAM_VERSION)
 	touch $@
 
 $(CHECKOV_STAMP):
+	@echo "Installing checkov $(CHECKOV_VERSION) into $(TOOLS)/checkov (first run only)..."
 	rm -f $(TOOLS)/checkov/.installed-*
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install $(PIP_QUIET) checkov==$(CHECKOV_VERSION)
