@@ -15,6 +15,7 @@ them, or it owns none and nothing was written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -164,23 +165,20 @@ def renew(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> in
     now = time.time() if now is None else now
     expires_at = int(now) + plan.config.lock_timeout_seconds
     for function_name in plan.target_functions:
-        try:
-            with transient_errors("UpdateItem lock"):
-                dynamodb.update_item(
-                    TableName=table,
-                    Key=lock_key(function_name),
-                    UpdateExpression="SET expires_at = :expires",
-                    ConditionExpression="#owner = :me AND expires_at >= :now",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={
-                        ":me": {"S": plan.execution_id},
-                        ":now": {"N": str(int(now))},
-                        ":expires": {"N": str(expires_at)},
-                    },
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        if not _write_if(
+            "UpdateItem lock",
+            dynamodb.update_item,
+            TableName=table,
+            Key=lock_key(function_name),
+            UpdateExpression="SET expires_at = :expires",
+            ConditionExpression="#owner = :me AND expires_at >= :now",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={
+                ":me": {"S": plan.execution_id},
+                ":now": {"N": str(int(now))},
+                ":expires": {"N": str(expires_at)},
+            },
+        ):
             lock = _get(dynamodb, table, lock_key(function_name))
             holder = lock["owner"]["S"] if lock else None
             why = (
@@ -193,7 +191,7 @@ def renew(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> in
             raise LockLost(
                 f"this execution's lock on '{function_name}' {why}; lock_timeout_seconds is "
                 f"{plan.config.lock_timeout_seconds}. Nothing was changed by this step."
-            ) from error
+            )
     return expires_at
 
 
@@ -210,24 +208,21 @@ def fence(dynamodb: Any, table: str, plan: Plan, now: float | None = None) -> st
     now = time.time() if now is None else now
     owner = f"{plan.execution_id}#stopped"
     for function_name in plan.target_functions:
-        try:
-            with transient_errors("PutItem fence"):
-                dynamodb.put_item(
-                    TableName=table,
-                    Item={
-                        **lock_key(function_name),
-                        "owner": {"S": owner},
-                        "app": {"S": plan.app},
-                        "acquired_at": {"S": _iso(now)},
-                        "expires_at": {"N": str(int(now) + FENCE_SECONDS)},
-                    },
-                    ConditionExpression="attribute_not_exists(pk) OR #owner = :me OR expires_at < :now",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":me": {"S": plan.execution_id}, ":now": {"N": str(int(now))}},
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise  # held by another execution: not ours to fence
+        _write_if(
+            "PutItem fence",
+            dynamodb.put_item,
+            TableName=table,
+            Item={
+                **lock_key(function_name),
+                "owner": {"S": owner},
+                "app": {"S": plan.app},
+                "acquired_at": {"S": _iso(now)},
+                "expires_at": {"N": str(int(now) + FENCE_SECONDS)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR #owner = :me OR expires_at < :now",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": {"S": plan.execution_id}, ":now": {"N": str(int(now))}},
+        )  # False: held by another execution, not ours to fence
     return owner
 
 
@@ -237,41 +232,35 @@ HELD_FOR_OPERATOR = 2**62  # an expiry no promotion reaches: only a person delet
 def hold_for_operator(dynamodb: Any, table: str, plan: Plan, owner: str | None = None) -> None:
     """Keep this execution's locks until a person deletes them: a function it could not restore."""
     for function_name in plan.target_functions:
-        try:
-            with transient_errors("UpdateItem lock"):
-                dynamodb.update_item(
-                    TableName=table,
-                    Key=lock_key(function_name),
-                    UpdateExpression="SET expires_at = :forever, held_for_operator = :why",
-                    ConditionExpression="#owner = :me",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={
-                        ":me": {"S": owner or plan.execution_id},
-                        ":forever": {"N": str(HELD_FOR_OPERATOR)},
-                        ":why": {"S": "rollback incomplete: check the aliases, then delete this item"},
-                    },
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        _write_if(  # False: not ours any more
+            "UpdateItem lock",
+            dynamodb.update_item,
+            TableName=table,
+            Key=lock_key(function_name),
+            UpdateExpression="SET expires_at = :forever, held_for_operator = :why",
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={
+                ":me": {"S": owner or plan.execution_id},
+                ":forever": {"N": str(HELD_FOR_OPERATOR)},
+                ":why": {"S": "rollback incomplete: check the aliases, then delete this item"},
+            },
+        )
 
 
 def release(dynamodb: Any, table: str, plan: Plan) -> bool:
     """Delete the locks this execution owns; a lock held by someone else is left alone. True if all ours."""
     all_released = True
     for function_name in plan.target_functions:
-        try:
-            with transient_errors("DeleteItem lock"):
-                dynamodb.delete_item(
-                    TableName=table,
-                    Key=lock_key(function_name),
-                    ConditionExpression="attribute_not_exists(pk) OR #owner = :me",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":me": {"S": plan.execution_id}},
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        if not _write_if(
+            "DeleteItem lock",
+            dynamodb.delete_item,
+            TableName=table,
+            Key=lock_key(function_name),
+            ConditionExpression="attribute_not_exists(pk) OR #owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": {"S": plan.execution_id}},
+        ):
             all_released = False
     return all_released
 
@@ -286,19 +275,16 @@ def finish(
 ) -> None:
     """Mark the request SUCCEEDED or FAILED (only if this execution owns it) and append a history record."""
     now = time.time() if now is None else now
-    try:
-        with transient_errors("UpdateItem request"):
-            dynamodb.update_item(
-                TableName=table,
-                Key=request_key(plan),
-                UpdateExpression="SET #status = :status",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues={":status": {"S": status}, ":me": {"S": plan.execution_id}},
-            )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    _write_if(  # False: another execution owns the request record; leave it as it is
+        "UpdateItem request",
+        dynamodb.update_item,
+        TableName=table,
+        Key=request_key(plan),
+        UpdateExpression="SET #status = :status",
+        ConditionExpression="#owner = :me",
+        ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+        ExpressionAttributeValues={":status": {"S": status}, ":me": {"S": plan.execution_id}},
+    )
     item = {
         "pk": {"S": f"HISTORY#{plan.app}"},
         "sk": {"S": f"{_iso(now)}#{plan.execution_id.rsplit(':', 1)[-1]}"},
@@ -311,6 +297,18 @@ def finish(
     }
     with transient_errors("PutItem history"):
         dynamodb.put_item(TableName=table, Item=item)
+
+
+def _write_if(action: str, write: Callable[..., Any], **kwargs: Any) -> bool:
+    """A conditional write: True if it was made, False if its condition did not hold (nothing written)."""
+    try:
+        with transient_errors(action):
+            write(**kwargs)
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def _iso(epoch: float) -> str:

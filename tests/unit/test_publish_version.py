@@ -166,7 +166,7 @@ def test_code_changed_since_the_deploy_is_code_changed_concurrently(
                 "Description": f"lambda-promoter code {deploy['code_sha256'][:12]}",
             },
         )
-        with pytest.raises(CodeChangedConcurrently, match="changed since this execution deployed it"):
+        with pytest.raises(CodeChangedConcurrently, match="most likely it changed since"):
             publish(context, deploy)
         stub.assert_no_pending_responses()
 
