@@ -209,6 +209,32 @@ class Demo:
             self.say(f"    CodeSha256 in stage and prod: {shas.pop() if len(shas) == 1 else shas}")
             self.show_aliases("greeting-envs")
 
+        def stopped(result: Result) -> None:
+            before = box.aliases("greeting-envs")
+            answers = {env: box.build_answering("greeting-envs", env) for env in ("stage", "prod")}
+            prod_function = box.functions("greeting-envs")["prod"][0]
+            # The local AWS makes the prod function's code update slow, so there is time to press Stop.
+            box.aws.faults.slow_update(prod_function, seconds=200)
+            known = box.execution_arns()
+            build = box.upload_build("greeting-envs", "v3")
+            self.say(f"    uploaded s3://{box.bucket}/{build.key}")
+            [arn] = box.wait_for_new_executions(known)
+            self.say("    (stopping it from the console once STAGE has moved and prod is updating)")
+            box.wait_for_state(arn, "Wait For Prod Code Update")
+            box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped by a person")
+            outcome = self.follow(arn, "the S3 Object Created event")
+            self.check(result, "status", outcome.status, "ABORTED")
+            event = box.event_for(arn, timeout=30)
+            self.say(
+                f"    Recover Stopped Execution: {event['detail-type']}, {event['detail']['error']} in "
+                f"{event['detail']['failed_state']}; restored {event['detail']['restored_aliases']}"
+            )
+            self.check(result, "event error", event["detail"]["error"], "ExecutionAborted")
+            self.check(result, "aliases (version and routing)", box.aliases("greeting-envs"), before)
+            for env, build_id in answers.items():
+                self.check(result, f"{env} answers", box.build_answering("greeting-envs", env), build_id)
+            self.show_aliases("greeting-envs")
+
         self.scenario(
             1,
             "A good build is uploaded to S3",
@@ -244,6 +270,12 @@ class Demo:
             "One function per environment (greeting-envs-stage -> greeting-envs-prod)",
             "the same bytes published in both functions; prod answers v2",
             per_environment,
+        )
+        self.scenario(
+            8,
+            "A promotion is stopped by hand halfway (StopExecution)",
+            "Recover Stopped Execution puts STAGE back; both environments still answer v2",
+            stopped,
         )
         return self.summary()
 

@@ -26,7 +26,7 @@ def test_every_demo_scenario_ends_as_announced() -> None:
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "7 of 7 scenarios as announced" in result.stdout
+    assert "8 of 8 scenarios as announced" in result.stdout
     for scenario in (
         "[1] A good build is uploaded to S3",
         "[2] A build that fails its tests is uploaded",
@@ -35,6 +35,7 @@ def test_every_demo_scenario_ends_as_announced() -> None:
         "[5] A person promotes v2 again by hand (StartExecution)",
         "[6] The S3 event of scenario 1 arrives twice",
         "[7] One function per environment",
+        "[8] A promotion is stopped by hand halfway",
     ):
         assert f"ok  {scenario}" in result.stdout, scenario
     assert "✗ Run Tests" in result.stdout
