@@ -343,3 +343,32 @@ def hold_lock(plan: dict[str, Any]) -> None:
     from promoter.models import Plan
 
     locking.acquire(client("dynamodb"), TABLE, Plan.model_validate(plan))
+
+
+def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:
+    """Mid-promotion of greeting-api: Acquire Lock took its snapshot (STAGE on 2 with 25% on 1, PROD on 1),
+    then the execution published version 3 and Update Stage Alias moved STAGE to it (weights cleared).
+
+    Returns what the execution state holds at that point: ``{"plan", "lock", "version"}``.
+    """
+    from acquire_lock.app import lambda_handler as acquire_lock
+
+    world.table()
+    world.capture_events()
+    world.create_function("greeting-api", "v1")
+    for source in (None, "v2", "v3"):
+        world.publish("greeting-api", source)
+    world.create_alias("greeting-api", "STAGE", "2", {"1": 0.25})
+    world.create_alias("greeting-api", "PROD", "1")
+    version_id, etag = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v3"))
+    plan = plan_document(version_id=version_id, etag=etag)
+    lock = acquire_lock({"plan": plan}, context)
+    world.lambda_.update_alias(
+        FunctionName="greeting-api",
+        Name="STAGE",
+        FunctionVersion="3",
+        RoutingConfig={"AdditionalVersionWeights": {}},
+    )
+    sample = load_event("tasks/run_tests")["version"]
+    version = {**sample, "version": "3", "qualified_arn": sample["qualified_arn"].rsplit(":", 1)[0] + ":3"}
+    return {"plan": plan, "lock": lock, "version": version}

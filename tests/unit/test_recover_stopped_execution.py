@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from acquire_lock.app import lambda_handler as acquire_lock
 from promoter.aws import client
 from promoter.locking import FENCE_SECONDS
 from recover_stopped_execution.app import lambda_handler
 
-from .support import EXECUTION, LambdaContext, World, load_event, plan_document, zip_bytes
+from .support import EXECUTION, LambdaContext, World, mid_promotion
 
 pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 
@@ -44,27 +43,10 @@ def history(*entered: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return {"events": events}
 
 
-@pytest.fixture
-def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:
-    """STAGE on 2 (25% on 1) and PROD on 1 at the snapshot; the execution then published 3 and moved STAGE."""
-    world.table()
-    world.capture_events()
-    world.create_function("greeting-api", "v1")
-    for source in (None, "v2", "v3"):
-        world.publish("greeting-api", source)
-    world.create_alias("greeting-api", "STAGE", "2", {"1": 0.25})
-    world.create_alias("greeting-api", "PROD", "1")
-    version_id, etag = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v3"))
-    plan = plan_document(version_id=version_id, etag=etag)
-    lock = acquire_lock({"plan": plan}, context)
-    world.lambda_.update_alias(
-        FunctionName="greeting-api",
-        Name="STAGE",
-        FunctionVersion="3",
-        RoutingConfig={"AdditionalVersionWeights": {}},
-    )
-    version = {**load_event("tasks/run_tests")["version"], "version": "3"}
-    return {"plan": plan, "lock": lock, "version": version}
+@pytest.fixture(name="mid_promotion")
+def mid_promotion_state(world: World, context: LambdaContext) -> dict[str, Any]:
+    """STAGE moved by the execution to the version it published (see support.mid_promotion)."""
+    return mid_promotion(world, context)
 
 
 def recover(

@@ -22,8 +22,7 @@ from .support import (
     LambdaContext,
     World,
     load_event,
-    plan_document,
-    zip_bytes,
+    mid_promotion,
 )
 
 pytestmark = [
@@ -44,32 +43,9 @@ def lambda_handler(state: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @pytest.fixture
 def promoting(world: World, context: LambdaContext) -> dict[str, Any]:
-    """Mid-promotion: Acquire Lock took its snapshot (STAGE on 2 with 25% on 1, PROD on 1), then Update Stage
-    Alias moved STAGE to 3. Returns the state the ASL hands to Roll Back after Run Tests failed."""
-    world.table()
-    world.capture_events()
-    world.create_function("greeting-api", "v1")
-    world.publish("greeting-api")
-    world.publish("greeting-api", "v2")
-    world.publish("greeting-api", "v3")
-    world.create_alias("greeting-api", "STAGE", "2", {"1": 0.25})
-    world.create_alias("greeting-api", "PROD", "1")
-    version_id, etag = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v3"))
-    plan = plan_document(version_id=version_id, etag=etag)
-    lock = acquire_lock({"plan": plan}, context)
-    world.lambda_.update_alias(
-        FunctionName="greeting-api",
-        Name="STAGE",
-        FunctionVersion="3",
-        RoutingConfig={"AdditionalVersionWeights": {}},
-    )
+    """The state the ASL hands Roll Back after Run Tests failed mid-promotion (see support.mid_promotion)."""
     state: dict[str, Any] = load_event("tasks/roll_back")["data"]
-    published = {
-        **state["version"],
-        "version": "3",
-        "qualified_arn": f"{state['version']['qualified_arn'][:-2]}:3",
-    }
-    state.update(plan=plan, lock=lock, version=published)
+    state.update(mid_promotion(world, context))
     return state
 
 
