@@ -78,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         info = RunInfo(
             repetitions=args.repetitions,
             wait_scale=args.wait_scale,
-            concurrency_wait_scale=args.wait_scale,
             update_poll_seconds=deployment.update_poll_seconds,
             task_memory=deployment.task_memory,
             target_function=deployment.main.function_name,

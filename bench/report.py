@@ -37,7 +37,6 @@ from .measure import (
 class RunInfo:
     repetitions: int
     wait_scale: float
-    concurrency_wait_scale: float
     update_poll_seconds: float
     task_memory: dict[str, int]
     target_function: str

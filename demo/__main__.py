@@ -101,10 +101,8 @@ class Demo:
 
         def good_upload(result: Result) -> None:
             before = box.aliases("greeting")
-            known = box.execution_arns()
-            build = box.upload_build("greeting", "v2")
+            build, arn = box.upload_and_start("greeting", "v2")
             self.say(f"    uploaded s3://{box.bucket}/{build.key}")
-            [arn] = box.wait_for_new_executions(known)
             first["arn"] = arn
             outcome = self.follow(arn, "the S3 Object Created event")
             self.check(result, "status", outcome.status, "SUCCEEDED")
@@ -123,10 +121,8 @@ class Demo:
             def body(result: Result) -> None:
                 before = box.aliases("greeting")
                 answers = {env: box.build_answering("greeting", env) for env in ("stage", "prod")}
-                known = box.execution_arns()
-                build = box.upload_build("greeting", variant)
+                build, arn = box.upload_and_start("greeting", variant)
                 self.say(f"    uploaded s3://{box.bucket}/{build.key}")
-                [arn] = box.wait_for_new_executions(known)
                 outcome = self.follow(arn, "the S3 Object Created event")
                 self.check(result, "status", outcome.status, "FAILED")
                 self.check(result, "error", outcome.error, error)
@@ -194,10 +190,8 @@ class Demo:
 
         def per_environment(result: Result) -> None:
             before = box.aliases("greeting-envs")
-            known = box.execution_arns()
-            build = box.upload_build("greeting-envs", "v2")
+            build, arn = box.upload_and_start("greeting-envs", "v2")
             self.say(f"    uploaded s3://{box.bucket}/{build.key}")
-            [arn] = box.wait_for_new_executions(known)
             outcome = self.follow(arn, "the S3 Object Created event")
             self.check(result, "status", outcome.status, "SUCCEEDED")
             targets = box.functions("greeting-envs")
@@ -215,10 +209,8 @@ class Demo:
             prod_function = box.functions("greeting-envs")["prod"][0]
             # The local AWS makes the prod function's code update slow, so there is time to press Stop.
             box.aws.faults.slow_update(prod_function, seconds=200)
-            known = box.execution_arns()
-            build = box.upload_build("greeting-envs", "v3")
+            build, arn = box.upload_and_start("greeting-envs", "v3")
             self.say(f"    uploaded s3://{box.bucket}/{build.key}")
-            [arn] = box.wait_for_new_executions(known)
             self.say("    (stopping it from the console once STAGE has moved and prod is updating)")
             box.wait_for_state(arn, "Wait For Prod Code Update")
             box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped by a person")

@@ -152,6 +152,13 @@ class Sandbox:
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=build_zip(app, variant))
         return Uploaded(app, key, response["VersionId"])
 
+    def upload_and_start(self, app: str, variant: str, *, name: str | None = None) -> tuple[Uploaded, str]:
+        """Upload a build under artifacts/ and return it with the execution its S3 event started."""
+        known = self.execution_arns()
+        build = self.upload_build(app, variant, name=name)
+        [arn] = self.wait_for_new_executions(known)
+        return build, arn
+
     def request_by_event(self, build: Uploaded, reason: str, request_id: str | None = None) -> None:
         detail: dict[str, Any] = {
             "app": build.app,

@@ -51,7 +51,6 @@ def test_bench_measures_each_case_both_ways_and_n_at_once(aws: LocalAws) -> None
     info = RunInfo(
         repetitions=1,
         wait_scale=aws.wait_scale,
-        concurrency_wait_scale=aws.wait_scale,
         update_poll_seconds=deployment.update_poll_seconds,
         task_memory=deployment.task_memory,
         target_function=deployment.main.function_name,

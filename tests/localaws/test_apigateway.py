@@ -227,9 +227,10 @@ def test_proxy_resource_reaches_the_function_route_table(aws: LocalAws, greeting
     assert json.loads(body) == {"message": "no route for GET /not/a/route"}
 
 
-def test_broken_endpoint_build_passes_its_tests_but_answers_502(aws: LocalAws, greeting: Stack) -> None:
+def run_test_function(aws: LocalAws, variant: str) -> dict[str, Any]:
+    """Deploy and publish a build of the greeting example, then run its test function against that version."""
     lam = aws.client("lambda")
-    deploy_code(aws, FUNCTION, build_zip("greeting", "broken-endpoint"))
+    deploy_code(aws, FUNCTION, build_zip("greeting", variant))
     version = lam.publish_version(FunctionName=FUNCTION)["Version"]
     qualified = f"{lam.get_function(FunctionName=FUNCTION)['Configuration']['FunctionArn']}:{version}"
     tests = lam.invoke(
@@ -238,7 +239,12 @@ def test_broken_endpoint_build_passes_its_tests_but_answers_502(aws: LocalAws, g
             {"app": "greeting", "function_name": FUNCTION, "version": version, "qualified_arn": qualified}
         ),
     )
-    report = json.loads(tests["Payload"].read())
+    report: dict[str, Any] = json.loads(tests["Payload"].read())
+    return report
+
+
+def test_broken_endpoint_build_passes_its_tests_but_answers_502(aws: LocalAws, greeting: Stack) -> None:
+    report = run_test_function(aws, "broken-endpoint")
     assert report["passed"] is True, report
 
     status, headers, body = http(aws.stage_url(greeting.outputs["ApiId"], "dev") + "/hello?name=ci")
@@ -248,17 +254,7 @@ def test_broken_endpoint_build_passes_its_tests_but_answers_502(aws: LocalAws, g
 
 
 def test_fails_tests_build_is_caught_by_the_test_function(aws: LocalAws, greeting: Stack) -> None:
-    lam = aws.client("lambda")
-    deploy_code(aws, FUNCTION, build_zip("greeting", "fails-tests"))
-    version = lam.publish_version(FunctionName=FUNCTION)["Version"]
-    qualified = f"{lam.get_function(FunctionName=FUNCTION)['Configuration']['FunctionArn']}:{version}"
-    tests = lam.invoke(
-        FunctionName=f"{FUNCTION}-tests",
-        Payload=json.dumps(
-            {"app": "greeting", "function_name": FUNCTION, "version": version, "qualified_arn": qualified}
-        ),
-    )
-    report = json.loads(tests["Payload"].read())
+    report = run_test_function(aws, "fails-tests")
     assert report["passed"] is False
     assert "greets by name" in report["summary"]
 

@@ -32,9 +32,7 @@ FAULTED_STATES = [state for state in task_states() if state.name != ROLL_BACK]
 def weighted(sandbox: Sandbox) -> Sandbox:
     """Both environments' aliases on their newest version with 20% routed to the one before."""
     for variant in ("v2", "v3"):
-        known = sandbox.execution_arns()
-        sandbox.upload_build(APP, variant, name=f"fault-baseline-{variant}")
-        [arn] = sandbox.wait_for_new_executions(known)
+        _, arn = sandbox.upload_and_start(APP, variant, name=f"fault-baseline-{variant}")
         assert sandbox.follow(arn).status == "SUCCEEDED"
     for function_name, alias in sandbox.functions(APP).values():
         versions = sorted(
@@ -65,9 +63,7 @@ def new_bytes_variant(box: Sandbox) -> str:
 
 
 def promote(box: Sandbox, name: str) -> Outcome:
-    known = box.execution_arns()
-    box.upload_build(APP, new_bytes_variant(box), name=name)
-    [arn] = box.wait_for_new_executions(known)
+    _, arn = box.upload_and_start(APP, new_bytes_variant(box), name=name)
     return box.follow(arn)
 
 
@@ -234,9 +230,7 @@ def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sand
     before = box.aliases(APP)
     prod_function = box.functions(APP)["prod"][0]
     aws.faults.slow_update(prod_function, seconds=500)  # parks it after STAGE moved
-    known = box.execution_arns()
-    box.upload_build(APP, new_bytes_variant(box), name="stopped-by-hand")
-    [arn] = box.wait_for_new_executions(known)
+    _, arn = box.upload_and_start(APP, new_bytes_variant(box), name="stopped-by-hand")
     box.wait_for_state(arn, "Wait For Prod Code Update")
     assert box.aliases(APP)["stage"] != before["stage"]
 

@@ -41,10 +41,8 @@ HAPPY_PATH_ALIASES = [
 ]
 
 
-def promoted_by_upload(box: Sandbox, app: str, variant: str, **kwargs: str) -> Outcome:
-    known = box.execution_arns()
-    box.upload_build(app, variant, **kwargs)
-    [arn] = box.wait_for_new_executions(known)
+def promoted_by_upload(box: Sandbox, app: str, variant: str, name: str) -> Outcome:
+    _, arn = box.upload_and_start(app, variant, name=name)
     return box.follow(arn)
 
 
