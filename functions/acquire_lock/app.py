@@ -10,6 +10,7 @@ from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import get_alias_state
 from promoter.models import LockResult, Plan, TaskInput
 from promoter.settings import TableSettings
+from promoter.store import PromotionsTable
 
 
 class AcquireLockInput(TaskInput):
@@ -21,7 +22,7 @@ class AcquireLockInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = parse(AcquireLockInput, event).plan
     settings = TableSettings.from_env()
-    expires_at = locking.acquire(client("dynamodb"), settings.table_name, plan)
+    expires_at = locking.acquire(PromotionsTable(client("dynamodb"), settings.table_name), plan)
     snapshot = [
         get_alias_state(client("lambda"), env.function_name, env.alias)
         for env in (plan.config.stage, plan.config.prod)

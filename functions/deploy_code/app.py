@@ -10,6 +10,7 @@ from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import deploy_code
 from promoter.models import Plan, TaskInput
 from promoter.settings import TableSettings
+from promoter.store import PromotionsTable
 
 
 class DeployCodeInput(TaskInput):
@@ -22,7 +23,7 @@ class DeployCodeInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(DeployCodeInput, event)
     function_name = task.plan.environment(task.target).function_name
-    locking.renew(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
+    locking.renew(PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name), task.plan)
     result = deploy_code(client("lambda"), function_name, task.plan.artifact)
     logger.info(
         "Code update started", extra={"function_name": function_name, "code_sha256": result.code_sha256}

@@ -19,6 +19,7 @@ from promoter.models import (
     camel_to_state_name,
 )
 from promoter.settings import NotifySettings
+from promoter.store import PromotionsTable
 
 
 def finalize(
@@ -55,9 +56,9 @@ def finalize(
             for a in aliases
         ],
     }
+    table = PromotionsTable(dynamodb, settings.table_name)
     locking.finish(
-        dynamodb,
-        settings.table_name,
+        table,
         plan,
         "SUCCEEDED",
         {
@@ -68,7 +69,7 @@ def finalize(
     )
     delivered = _announce(events, settings, notify.SUCCEEDED, detail)
     try:
-        locking.release(dynamodb, settings.table_name, plan)
+        locking.release(table, plan)
     except Exception:  # the promotion is recorded: never roll it back over a lock, which expires anyway
         logger.exception("The locks were not released; they expire after lock_timeout_seconds")
     return {**detail, "event_delivered": delivered}
@@ -145,19 +146,19 @@ def roll_back(
     problem_text = [str(p) for p in problems]
     lock_released = False
     if plan is not None:
+        table = PromotionsTable(dynamodb, settings.table_name)
         # A duplicate or a lock held elsewhere is not this request's failure: leave its record alone.
         if failure.Error not in {"DuplicateRequest", "PromotionLocked"}:
             locking.finish(
-                dynamodb,
-                settings.table_name,
+                table,
                 plan,
                 "ROLLBACK_INCOMPLETE" if problems else "FAILED",
                 {"failed_state": state, "error": failure.Error, "cause": failure.Cause[:1000]},
             )
         if problems:
-            locking.hold_for_operator(dynamodb, settings.table_name, plan, lock_owner)
+            locking.hold_for_operator(table, plan, lock_owner)
         else:
-            lock_released = locking.release(dynamodb, settings.table_name, plan)
+            lock_released = locking.release(table, plan)
     _announce(
         events,
         settings,

@@ -19,6 +19,7 @@ from promoter.aws import transient_errors
 from promoter.models import AliasUpdate, LockResult, Plan, RollbackResult, VersionResult
 from promoter.outcome import finalize, roll_back
 from promoter.settings import NotifySettings
+from promoter.store import PromotionsTable
 
 RECOVERABLE = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut", "FAILED": "ExecutionFailed"}
 # From here on the promotion is complete; only its record and locks may need finishing.
@@ -78,7 +79,7 @@ def recover(
     # A stopped or timed-out execution's task invocations may still be running: fence them off first.
     # A FAILED one reached a Fail state, so none is.
     running = status in {"ABORTED", "TIMED_OUT"}
-    fence_owner = locking.fence(dynamodb, settings.table_name, plan) if running else None
+    fence_owner = locking.fence(PromotionsTable(dynamodb, settings.table_name), plan) if running else None
     lock = state.lock if state.lock and state.lock.owner == execution_arn else None
     cause = f"the execution {status.lower().replace('_', ' ')} while in {state_name}"
     failures = state.failures or {"Stopped": {"Error": RECOVERABLE[status], "Cause": cause}}
@@ -112,4 +113,4 @@ def _complete(
             [state.stageAlias, state.prodAlias],
         )
     else:
-        locking.release(dynamodb, settings.table_name, plan)
+        locking.release(PromotionsTable(dynamodb, settings.table_name), plan)

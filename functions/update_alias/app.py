@@ -11,6 +11,7 @@ from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import point_alias
 from promoter.models import AliasState, Plan, TaskInput, VersionResult
 from promoter.settings import TableSettings
+from promoter.store import PromotionsTable
 
 
 class UpdateAliasInput(TaskInput):
@@ -34,7 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise InvalidRequest(
             "version.function_name", f"is '{task.version.function_name}', not '{env.function_name}'"
         )
-    locking.renew(client("dynamodb"), TableSettings.from_env().table_name, task.plan)
+    locking.renew(PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name), task.plan)
     result = point_alias(client("lambda"), before, task.version.version)
     logger.info(
         "Alias updated", extra={"alias": env.alias, "version": result.version, "changed": result.changed}

@@ -341,8 +341,9 @@ def hold_lock(plan: dict[str, Any]) -> None:
     from promoter import locking
     from promoter.aws import client
     from promoter.models import Plan
+    from promoter.store import PromotionsTable
 
-    locking.acquire(client("dynamodb"), TABLE, Plan.model_validate(plan))
+    locking.acquire(PromotionsTable(client("dynamodb"), TABLE), Plan.model_validate(plan))
 
 
 def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:

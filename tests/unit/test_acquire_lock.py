@@ -18,6 +18,7 @@ from promoter.exceptions import (
     TargetNotFound,
 )
 from promoter.models import Plan
+from promoter.store import PromotionsTable
 
 from .support import (
     EXECUTION,
@@ -131,8 +132,8 @@ def test_a_succeeded_request_is_still_a_duplicate(
     again, then DuplicateRequest says it already succeeded."""
     plan = plan_document(version_id=deployed[0])
     acquire(context, plan)
-    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "SUCCEEDED", {})
-    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+    locking.finish(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan), "SUCCEEDED", {})
+    locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 
     with pytest.raises(DuplicateRequest, match="already succeeded"):
         acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
@@ -145,8 +146,13 @@ def test_a_failed_request_may_run_again_when_a_person_asks(
     hand promotes the same artifact, then it gets the lock and the request is RUNNING under the new owner."""
     plan = plan_document(version_id=deployed[0])
     acquire(context, plan)
-    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "FAILED", {"failed_state": "Run Tests"})
-    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+    locking.finish(
+        PromotionsTable(world.dynamodb, TABLE),
+        Plan.model_validate(plan),
+        "FAILED",
+        {"failed_state": "Run Tests"},
+    )
+    locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 
     again = {**plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION), "source": "manual"}
     result = acquire(context, again)
@@ -164,8 +170,13 @@ def test_a_redelivered_s3_event_does_not_rerun_a_failed_request(
     for up to a day), then DuplicateRequest: a failed build is not promoted again without a person asking."""
     plan = plan_document(version_id=deployed[0])
     acquire(context, plan)
-    locking.finish(world.dynamodb, TABLE, Plan.model_validate(plan), "FAILED", {"failed_state": "Run Tests"})
-    locking.release(world.dynamodb, TABLE, Plan.model_validate(plan))
+    locking.finish(
+        PromotionsTable(world.dynamodb, TABLE),
+        Plan.model_validate(plan),
+        "FAILED",
+        {"failed_state": "Run Tests"},
+    )
+    locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 
     with pytest.raises(DuplicateRequest, match="already failed"):
         acquire(context, plan_document(version_id=deployed[0], execution_id=OTHER_EXECUTION))
@@ -179,7 +190,7 @@ def test_an_upload_older_than_one_already_started_is_superseded(
     newer = {**plan_document(version_id=deployed[0], request_id="newer"), "execution_id": OTHER_EXECUTION}
     newer["artifact"] = {**newer["artifact"], "uploaded_at": "2026-11-22T10:05:00Z"}
     acquire(context, newer)
-    locking.release(world.dynamodb, TABLE, Plan.model_validate(newer))
+    locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(newer))
     older = plan_document(version_id=deployed[0], request_id="older")
     older["artifact"] = {**older["artifact"], "uploaded_at": "2026-11-22T10:00:00Z"}
 
@@ -197,7 +208,7 @@ def test_an_expired_lock_can_be_taken(
     """Given a lock whose holder died two hours ago (lock timeout one hour), when another execution with a
     different build locks the function, then it takes the lock over."""
     stale = Plan.model_validate(plan_document(version_id=deployed[0]))
-    locking.acquire(world.dynamodb, TABLE, stale, now=time.time() - 7200)
+    locking.acquire(PromotionsTable(world.dynamodb, TABLE), stale, now=time.time() - 7200)
     other_version, _ = world.put_artifact(KEY, zip_bytes("build 43"))
 
     result = acquire(

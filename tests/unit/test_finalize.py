@@ -10,6 +10,7 @@ from finalize.app import lambda_handler
 from promoter import locking
 from promoter.exceptions import ConfigurationError, InvalidRequest
 from promoter.models import Plan
+from promoter.store import PromotionsTable, lock_key, to_attributes
 
 from .support import EXECUTION, OTHER_EXECUTION, TABLE, LambdaContext, World, load_event, plan_document
 
@@ -29,7 +30,7 @@ def locked(world: World) -> dict[str, Any]:
     event["plan"] = plan_document(
         version_id="3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", etag="b1946ac92492d2347c6235b4d2611184"
     )
-    locking.acquire(world.dynamodb, TABLE, Plan.model_validate(event["plan"]))
+    locking.acquire(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(event["plan"]))
     return event
 
 
@@ -70,7 +71,7 @@ def test_a_lock_taken_over_by_another_execution_is_left_alone(
     execution keeps its lock."""
     world.dynamodb.update_item(
         TableName=TABLE,
-        Key=locking.lock_key("greeting-api"),
+        Key=to_attributes(lock_key("greeting-api")),
         UpdateExpression="SET #owner = :other",
         ExpressionAttributeNames={"#owner": "owner"},
         ExpressionAttributeValues={":other": {"S": OTHER_EXECUTION}},

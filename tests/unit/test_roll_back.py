@@ -13,6 +13,7 @@ from promoter import locking
 from promoter.aws import client
 from promoter.exceptions import RollbackIncomplete, TransientAwsError
 from promoter.models import Plan
+from promoter.store import PromotionsTable
 from roll_back.app import lambda_handler as roll_back_handler
 
 from .support import (
@@ -262,8 +263,8 @@ def test_roll_back_with_a_finished_request_of_another_owner_keeps_its_status(
     """Given the request record belongs to another execution that succeeded, when this one rolls back, then
     that record stays SUCCEEDED (only the owner marks it)."""
     plan = Plan.model_validate(promoting["plan"])
-    locking.finish(world.dynamodb, TABLE, plan, "SUCCEEDED", {})
-    locking.release(world.dynamodb, TABLE, plan)
+    locking.finish(PromotionsTable(world.dynamodb, TABLE), plan, "SUCCEEDED", {})
+    locking.release(PromotionsTable(world.dynamodb, TABLE), plan)
     state = {**promoting, "plan": {**promoting["plan"], "execution_id": OTHER_EXECUTION}}
 
     lambda_handler(state, context)

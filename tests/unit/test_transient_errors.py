@@ -50,21 +50,25 @@ def test_throttled_lock_transaction_is_transient(world: World, context: LambdaCo
             acquire_lock({"plan": plan_document(version_id="v")}, context)
 
 
-def test_cancelled_lock_with_nothing_in_the_way_is_transient(world: World, context: LambdaContext) -> None:
-    """Given the lock transaction was cancelled but, read back, neither a request nor a lock stands in the way
-    (the other execution finished in between), when locking, then TransientAwsError: try again."""
+def test_lock_transaction_cancelled_by_a_conflict_is_transient(world: World, context: LambdaContext) -> None:
+    """Given the lock transaction was cancelled by a concurrent transaction on the same items (no item stands
+    in the way), when locking, then TransientAwsError naming the reason, explained from the cancellation
+    reasons alone: nothing is read back."""
     with Stubber(client("dynamodb")) as stub:
         stub.add_client_error(
             "transact_write_items",
             "TransactionCanceledException",
             service_message="Transaction cancelled, please refer cancellation reasons for specific reasons "
-            "[ConditionalCheckFailed, None]",
+            "[TransactionConflict, None]",
             http_status_code=400,
+            modeled_fields={
+                "CancellationReasons": [
+                    {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+                    {"Code": "None"},
+                ]
+            },
         )
-        stub.add_response("get_item", {})  # the request record: gone
-        stub.add_response("get_item", {})  # the app's latest upload: none newer
-        stub.add_response("get_item", {})  # the lock: gone
-        with pytest.raises(TransientAwsError, match="cancelled by a concurrent write"):
+        with pytest.raises(TransientAwsError, match=r"concurrent write \(TransactionConflict\)"):
             acquire_lock({"plan": plan_document(version_id="v")}, context)
         stub.assert_no_pending_responses()
 

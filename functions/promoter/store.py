@@ -1,0 +1,277 @@
+"""The promotions table: its key schema and every kind of item it holds, in one place.
+
+One DynamoDB table, key ``pk`` (partition) / ``sk`` (sort):
+
+========================================  ==================  ==============================================
+pk                                        sk                  item
+========================================  ==================  ==============================================
+``LOCK#<function>``                       ``LOCK``            :class:`LockItem`: who promotes that function
+``REQUEST#<app>#<request id>``            ``REQUEST``         :class:`RequestItem`: one artifact's promotion
+``APP#<app>``                             ``LATEST_UPLOAD``   :class:`LatestUploadItem`: newest upload started
+``HISTORY#<app>``                         ``<time>#<exec>``   :class:`HistoryItem`: one finished promotion
+========================================  ==================  ==============================================
+
+Everything else in the package speaks in these models and :class:`PromotionsTable`; no other module builds
+DynamoDB attribute values. A conditional write that fails explains itself with the item that stood in its
+way (``ReturnValuesOnConditionCheckFailure: ALL_OLD``), never by reading the item back afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, Self
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from promoter.aws import error_code, transient_errors
+
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ROLLBACK_INCOMPLETE"]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_attributes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain Python values (str, int, bool, dict, list) to DynamoDB attribute values."""
+    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values to plain Python values (numbers without a fraction become int)."""
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Item(BaseModel):
+    """One kind of item: its fields, and how its key is made from them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: ClassVar[str]
+
+    def key(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def attributes(self) -> dict[str, Any]:
+        """The whole item (key included) as DynamoDB attribute values."""
+        return to_attributes({**self.model_dump(mode="json", exclude_none=True), **self.key()})
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        return cls.model_validate(from_attributes(item))
+
+
+class LockItem(Item):
+    kind = "lock"
+    function_name: str
+    owner: str  # an execution ARN, or "<execution ARN>#stopped" for a fence
+    app: str
+    acquired_at: str
+    expires_at: int
+    held_for_operator: str | None = None
+
+    def key(self) -> dict[str, str]:
+        return lock_key(self.function_name)
+
+
+class RequestItem(Item):
+    kind = "request"
+    app: str
+    request_id: str
+    owner: str
+    status: Status
+    artifact: str
+    ttl: int
+
+    def key(self) -> dict[str, str]:
+        return request_key(self.app, self.request_id)
+
+
+class LatestUploadItem(Item):
+    kind = "latest upload"
+    app: str
+    uploaded_at: str
+    execution: str
+
+    def key(self) -> dict[str, str]:
+        return latest_upload_key(self.app)
+
+
+class HistoryItem(Item):
+    kind = "history"
+    app: str
+    recorded_at: str
+    execution: str
+    status: Status
+    artifact: str
+    artifact_version: str
+    source: str
+    detail: dict[str, str] = {}
+
+    def key(self) -> dict[str, str]:
+        return {"pk": f"HISTORY#{self.app}", "sk": f"{self.recorded_at}#{self.execution.rsplit(':', 1)[-1]}"}
+
+    def attributes(self) -> dict[str, Any]:
+        # The detail fields are top-level attributes, so the console's item view shows them directly.
+        fields = self.model_dump(mode="json", exclude={"detail"})
+        return to_attributes({**self.detail, **fields, **self.key()})
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        values = from_attributes(item)
+        known = set(cls.model_fields) - {"detail"}
+        detail = {k: str(v) for k, v in values.items() if k not in known | {"pk", "sk"}}
+        return cls.model_validate({**{k: v for k, v in values.items() if k in known}, "detail": detail})
+
+
+def lock_key(function_name: str) -> dict[str, str]:
+    return {"pk": f"LOCK#{function_name}", "sk": "LOCK"}
+
+
+def request_key(app: str, request_id: str) -> dict[str, str]:
+    return {"pk": f"REQUEST#{app}#{request_id}", "sk": "REQUEST"}
+
+
+def latest_upload_key(app: str) -> dict[str, str]:
+    return {"pk": f"APP#{app}", "sk": "LATEST_UPLOAD"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition expression with its placeholders; ``values`` are plain Python values."""
+
+    expression: str
+    names: Mapping[str, str]
+    values: Mapping[str, Any]
+
+    def request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"ConditionExpression": self.expression}
+        if self.names:
+            request["ExpressionAttributeNames"] = dict(self.names)
+        if self.values:
+            request["ExpressionAttributeValues"] = to_attributes(self.values)
+        return request
+
+
+@dataclass(frozen=True)
+class ConditionalPut:
+    item: Item
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one write of a cancelled transaction was refused, with the item that stood in its way."""
+
+    write: ConditionalPut
+    code: str
+    existing: dict[str, Any] | None  # the item as plain values (ALL_OLD), None if there was none
+
+
+def _old_item(reason: Mapping[str, Any]) -> dict[str, Any] | None:
+    return from_attributes(reason["Item"]) if "Item" in reason else None
+
+
+class TransactionRefused(Exception):
+    def __init__(self, refusals: list[Refusal], error: ClientError) -> None:
+        super().__init__(str(error))
+        self.refusals = refusals
+
+
+class PromotionsTable:
+    """The promotions table through one DynamoDB client: typed items in, typed items out."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self.dynamodb = dynamodb
+        self.table_name = table_name
+
+    def put_all(self, writes: list[ConditionalPut], action: str) -> None:
+        """Write every item or none; :class:`TransactionRefused` names each refused write and its item."""
+        transact = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": write.item.attributes(),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    **write.condition.request(),
+                }
+            }
+            for write in writes
+        ]
+        try:
+            with transient_errors(action):
+                self.dynamodb.transact_write_items(TransactItems=transact)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            refusals = [
+                Refusal(
+                    write,
+                    str(reason.get("Code")),
+                    from_attributes(reason["Item"]) if "Item" in reason else None,
+                )
+                for write, reason in zip(writes, reasons, strict=False)
+                if reason.get("Code") not in (None, "None")
+            ]
+            raise TransactionRefused(refusals, error) from error
+
+    def put_if(self, item: Item, condition: Condition, action: str) -> dict[str, Any] | None:
+        """Write ``item`` if ``condition`` holds. None if written, else the item in the way ({} if none)."""
+        return self._write_if(
+            action,
+            self.dynamodb.put_item,
+            TableName=self.table_name,
+            Item=item.attributes(),
+            **condition.request(),
+        )
+
+    def update_if(
+        self, key: Mapping[str, str], update: str, condition: Condition, action: str
+    ) -> dict[str, Any] | None:
+        """Apply ``update`` (its values among the condition's) if ``condition`` holds; as :meth:`put_if`."""
+        return self._write_if(
+            action,
+            self.dynamodb.update_item,
+            TableName=self.table_name,
+            Key=to_attributes(key),
+            UpdateExpression=update,
+            **condition.request(),
+        )
+
+    def delete_if(self, key: Mapping[str, str], condition: Condition, action: str) -> dict[str, Any] | None:
+        return self._write_if(
+            action,
+            self.dynamodb.delete_item,
+            TableName=self.table_name,
+            Key=to_attributes(key),
+            **condition.request(),
+        )
+
+    def append(self, item: Item, action: str) -> bool:
+        """Add an item that must not exist yet (history is append-only). False if it already did."""
+        return self.put_if(item, Condition("attribute_not_exists(pk)", {}, {}), action) is None
+
+    @staticmethod
+    def _write_if(action: str, write: Any, **request: Any) -> dict[str, Any] | None:
+        try:
+            with transient_errors(action):
+                write(**request, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item: Mapping[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+            return from_attributes(item)
+        return None
