@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.models import TaskInput
-from promoter.requests import resolve
 from promoter.settings import BucketSettings
+from promoter.triggers import resolve
 
 
 class ResolveInput(TaskInput):

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from promoter.app_tests import run_tests
 from promoter.aws import invoke_client
 from promoter.handler import logger, parse, tracer
 from promoter.models import Plan, TaskInput, VersionResult
-from promoter.testing import run_tests
 
 
 class RunTestsInput(TaskInput):

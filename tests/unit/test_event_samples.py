@@ -18,8 +18,8 @@ from finalize.app import FinalizeInput
 from get_code_update_status.app import GetCodeUpdateStatusInput
 from promoter.models import Plan, PromotionConfig, PromotionRequest
 from promoter.outcome import failed_state
-from promoter.requests import PROMOTION_REQUESTED, parse_trigger, request_id
 from promoter.settings import BucketSettings
+from promoter.triggers import PROMOTION_REQUESTED, parse_trigger, request_id
 from publish_version.app import PublishVersionInput
 from recover_stopped_execution.app import StatusChangeEvent
 from resolve_request.app import ResolveInput
@@ -83,7 +83,13 @@ def test_put_events_entry_sample_is_delivered_as_a_promotion_requested_event() -
 
     for entry in entries:
         assert (entry["Source"], entry["DetailType"]) == (EVENT_SOURCE, PROMOTION_REQUESTED)
-        delivered = {
+        delivered = {  # the envelope EventBridge wraps around a PutEvents entry
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "account": "123456789012",
+            "time": "2026-11-22T10:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
             "source": entry["Source"],
             "detail-type": entry["DetailType"],
             "detail": json.loads(entry["Detail"]),

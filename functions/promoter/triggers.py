@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    S3EventNotificationEventBridgeModel,
+)
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -28,6 +32,11 @@ from promoter.settings import BucketSettings
 PROMOTION_REQUESTED = "Promotion Requested"
 MAX_CONFIG_BYTES = 32 * 1024
 NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound", "NoSuchBucket"})
+E = TypeVar("E", bound=EventBridgeModel)
+
+
+class PromotionRequestedEvent(EventBridgeModel):
+    detail: dict[str, Any]  # validated as a PromotionRequest, with its own field names
 
 
 def parse_trigger(event: Any, settings: BucketSettings) -> PromotionRequest:
@@ -35,31 +44,31 @@ def parse_trigger(event: Any, settings: BucketSettings) -> PromotionRequest:
     if not isinstance(event, dict):
         raise InvalidRequest("input", "must be a JSON object")
     if event.get("source") == "aws.s3":
-        return _from_s3_event(event, settings)
+        return _from_s3_event(_envelope(S3EventNotificationEventBridgeModel, event), settings)
     if "detail-type" in event:
-        if event.get("source") != settings.event_source or event["detail-type"] != PROMOTION_REQUESTED:
+        envelope = _envelope(PromotionRequestedEvent, event)
+        if envelope.source != settings.event_source or envelope.detail_type != PROMOTION_REQUESTED:
             raise InvalidRequest(
                 "detail-type",
                 f"expected source '{settings.event_source}' and detail-type '{PROMOTION_REQUESTED}', "
-                f"got '{event.get('source')}' / '{event.get('detail-type')}'",
+                f"got '{envelope.source}' / '{envelope.detail_type}'",
             )
-        return _validate_request(event.get("detail"), "detail.", source="event", settings=settings)
+        return _validate_request(envelope.detail, "detail.", source="event", settings=settings)
     return _validate_request(event, "", source="manual", settings=settings)
 
 
-def _from_s3_event(event: dict[str, Any], settings: BucketSettings) -> PromotionRequest:
-    if event.get("detail-type") != "Object Created":
-        raise InvalidRequest(
-            "detail-type", f"S3 events other than 'Object Created' ({event.get('detail-type')})"
-        )
-    detail = event.get("detail") or {}
-    bucket = (detail.get("bucket") or {}).get("name")
-    obj = detail.get("object") or {}
-    key = obj.get("key")
-    if not isinstance(bucket, str) or not bucket:
-        raise InvalidRequest("detail.bucket.name", "missing")
-    if not isinstance(key, str) or not key:
-        raise InvalidRequest("detail.object.key", "missing")
+def _envelope(model: type[E], event: dict[str, Any]) -> E:
+    """An EventBridge envelope parsed by Powertools' model; a malformed one is named by its field."""
+    try:
+        return model.model_validate(event)
+    except ValidationError as error:
+        raise InvalidRequest(*describe_validation_error(error)) from error
+
+
+def _from_s3_event(event: S3EventNotificationEventBridgeModel, settings: BucketSettings) -> PromotionRequest:
+    if event.detail_type != "Object Created":
+        raise InvalidRequest("detail-type", f"S3 events other than 'Object Created' ({event.detail_type})")
+    key = event.detail.object.key
     prefix = settings.artifact_prefix
     rest = key[len(prefix) :] if key.startswith(prefix) else ""
     app, _, name = rest.partition("/")
@@ -70,10 +79,10 @@ def _from_s3_event(event: dict[str, Any], settings: BucketSettings) -> Promotion
     request = {
         "app": app,
         "artifact": {
-            "bucket": bucket,
+            "bucket": event.detail.bucket.name,
             "key": key,
-            "version_id": obj.get("version-id"),
-            "etag": obj.get("etag"),
+            "version_id": event.detail.object.version_id,
+            "etag": event.detail.object.etag,
         },
     }
     return _validate_request(request, "detail.", source="s3", settings=settings, field_map=_S3_FIELDS)
