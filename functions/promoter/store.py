@@ -180,10 +180,6 @@ class Refusal:
     existing: dict[str, Any] | None  # the item as plain values (ALL_OLD), None if there was none
 
 
-def _old_item(reason: Mapping[str, Any]) -> dict[str, Any] | None:
-    return from_attributes(reason["Item"]) if "Item" in reason else None
-
-
 class TransactionRefused(Exception):
     def __init__(self, refusals: list[Refusal], error: ClientError) -> None:
         super().__init__(str(error))
