@@ -94,7 +94,7 @@ class Sandbox:
             },
         }
         for app in APPS:
-            config = promotion_config(app, self.urls[app]["stage"], self.urls[app]["prod"])
+            config = promotion_config(app, self.urls[app])
             self.s3.put_object(Bucket=self.bucket, Key=f"config/{app}.json", Body=json.dumps(config).encode())
         self._events_queue = self._capture_promoter_events()
         self.emitted: list[dict[str, Any]] = []

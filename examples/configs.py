@@ -24,18 +24,22 @@ class UnfilledPlaceholderError(ValueError):
     """A check URL still has a ``<placeholder>`` after filling (wrong stage name or unknown layout)."""
 
 
-def promotion_config(app: str, stage_url: str, prod_url: str) -> dict[str, Any]:
-    """``examples/<app>/promotion.json`` with the stage and prod check URLs pointing at the given stages.
+def promotion_config(app: str, stage_urls: dict[str, str]) -> dict[str, Any]:
+    """``examples/<app>/promotion.json`` with each check URL pointing at its API Gateway stage.
 
-    ``stage_url`` / ``prod_url`` are stage base URLs (no trailing slash), like the template outputs
-    ``StageUrl`` / ``ProdUrl`` or ``LocalAws.stage_url(api_id, stage)``.
+    ``stage_urls`` maps a stage name (the path segment after the host in the placeholder URL, e.g. ``prod``)
+    to that stage's base URL (no trailing slash), like the template outputs or
+    ``LocalAws.stage_url(api_id, stage)``; each environment's checks may use a different API.
     """
     config: dict[str, Any] = json.loads((EXAMPLES_DIR / app / "promotion.json").read_text())
-    for env, base in (("stage", stage_url), ("prod", prod_url)):
-        for check in config[env].get("checks", []):
-            check["url"] = _PLACEHOLDER_URL.sub(base.rstrip("/"), check["url"])
+    for env in config["environments"]:
+        for check in env.get("checks", []):
+            match = _PLACEHOLDER_URL.match(check["url"])
+            base = stage_urls.get(match.group("stage")) if match else None
+            if base is not None:
+                check["url"] = _PLACEHOLDER_URL.sub(base.rstrip("/"), check["url"])
             if "<" in check["url"]:
                 raise UnfilledPlaceholderError(
-                    f"{app}: {env} check URL still has a placeholder: {check['url']}"
+                    f"{app}: {env['name']} check URL still has a placeholder: {check['url']}"
                 )
     return config

@@ -8,7 +8,8 @@ from promoter import locking
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import get_alias_state
-from promoter.models import LockResult, Plan, TaskInput
+from promoter.models import LockResult, TaskInput
+from promoter.plan import Plan
 from promoter.settings import TableSettings
 from promoter.store import PromotionsTable
 
@@ -21,12 +22,15 @@ class AcquireLockInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = parse(AcquireLockInput, event).plan
-    settings = TableSettings.from_env()
-    expires_at = locking.acquire(PromotionsTable(client("dynamodb"), settings.table_name), plan)
-    snapshot = [
-        get_alias_state(client("lambda"), env.function_name, env.alias)
-        for env in (plan.config.stage, plan.config.prod)
+    table = PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name)
+    expires_at = locking.acquire(table, plan)
+    # Read only once every lock is held, so nobody moves these aliases between the read and the lock.
+    aliases = [
+        get_alias_state(client("lambda"), step.function_name, step.alias)
+        for step in plan.environments
+        if not step.follows_latest
     ]
+    snapshot = locking.record_snapshot(table, plan, aliases)
     logger.info(
         "Lock acquired",
         extra={"functions": plan.target_functions, "snapshot": [s.model_dump() for s in snapshot]},

@@ -1,23 +1,25 @@
-"""Check Stage Endpoint / Check Prod Endpoint: HTTP checks against the environment's API Gateway stage."""
+"""Check Endpoint: HTTP checks against the environment's API Gateway stage."""
 
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from promoter.checks import run_checks
 from promoter.handler import logger, parse, tracer
-from promoter.models import Plan, TaskInput
+from promoter.models import TaskInput
+from promoter.plan import Plan, Step
 
 
 class CheckEndpointInput(TaskInput):
     plan: Plan
-    target: Literal["stage", "prod"]
+    environment: Step
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(CheckEndpointInput, event)
-    result = run_checks(task.target, task.plan.environment(task.target).checks)
-    logger.info("Endpoint checks passed", extra={"target": task.target, "checks": len(result.results)})
+    name = task.environment.name
+    result = run_checks(name, task.plan.environment(task.environment).checks)
+    logger.info("Endpoint checks passed", extra={"environment": name, "checks": len(result.results)})
     return result.model_dump(mode="json")

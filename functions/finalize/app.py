@@ -1,4 +1,4 @@
-"""Finalize: record the promotion, release the locks, emit "Promotion Succeeded"."""
+"""Finalize: announce the promotion, record it, release the locks."""
 
 from typing import Any
 
@@ -7,17 +7,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from promoter.aws import client
 from promoter.handler import logger, metrics, parse, tracer
-from promoter.models import AliasUpdate, Plan, TaskInput, VersionResult
-from promoter.outcome import finalize
+from promoter.models import TaskInput
+from promoter.outcome import Ending, finalize
 from promoter.settings import NotifySettings
+
+ATTEMPTS = 4  # the ASL's Retry MaxAttempts on OutcomeNotAnnounced, plus the first attempt
 
 
 class FinalizeInput(TaskInput):
-    plan: Plan
-    version: VersionResult
-    prodVersion: VersionResult
-    stageAlias: AliasUpdate
-    prodAlias: AliasUpdate
+    execution_id: str
+    started_at: str
+    retry_count: int = 0
 
 
 @logger.inject_lambda_context
@@ -25,16 +25,9 @@ class FinalizeInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(FinalizeInput, event)
-    detail = finalize(
-        client("dynamodb"),
-        client("events"),
-        NotifySettings.from_env(),
-        task.plan,
-        task.version,
-        task.prodVersion,
-        [task.stageAlias, task.prodAlias],
-    )
-    metrics.add_dimension(name="App", value=task.plan.app)
+    ending = Ending(client("dynamodb"), client("events"), NotifySettings.from_env(), task.execution_id)
+    detail = finalize(ending, task.started_at, final_attempt=task.retry_count >= ATTEMPTS - 1)
+    metrics.add_dimension(name="App", value=str(detail["app"]))
     metrics.add_metric(name="PromotionSucceeded", unit=MetricUnit.Count, value=1)
     logger.info("Promotion succeeded", extra=detail)
     return detail

@@ -1,4 +1,4 @@
-"""Get Code Update Status: one poll of LastUpdateStatus.
+"""Get Code Update Status: one poll of LastUpdateStatus, for updates slower than Deploy Code waits for.
 
 The state machine's Wait/Choice loop does the waiting.
 """
@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.lambda_ops import code_update_status
-from promoter.models import DeployResult, Plan, TaskInput
+from promoter.models import DeployResult, TaskInput
+from promoter.plan import Plan
 
 
 class GetCodeUpdateStatusInput(TaskInput):

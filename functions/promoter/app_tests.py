@@ -11,8 +11,9 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from promoter.aws import error_code, transient_errors
+from promoter.config import TestEvent, TestSuite
 from promoter.exceptions import TargetNotFound, TestsFailed
-from promoter.models import TestCaseResult, TestEvent, TestsResult, TestSuite, VersionResult
+from promoter.models import TestCaseResult, TestsResult, VersionResult
 
 MAX_REPORTED_CASES = 20  # the results travel in the execution state, which Step Functions caps at 256 KB
 

@@ -6,10 +6,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Literal
 
+from promoter.config import EndpointCheck
 from promoter.exceptions import EndpointCheckFailed
-from promoter.models import CheckResult, ChecksResult, EndpointCheck
+from promoter.models import CheckResult, ChecksResult
 
 BODY_LIMIT = 64 * 1024
 
@@ -54,7 +54,7 @@ def evaluate(check: EndpointCheck, status: int | None, body: str, latency_ms: in
 
 
 def run_checks(
-    target: Literal["stage", "prod"],
+    target: str,
     checks: list[EndpointCheck],
     fetcher: Callable[[EndpointCheck], tuple[int | None, str, int]] = fetch,
 ) -> ChecksResult:

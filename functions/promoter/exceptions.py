@@ -93,6 +93,10 @@ class RollbackIncomplete(PromotionError):
     """At least one alias could not be put back as it was. Raised after every other alias was tried."""
 
 
+class OutcomeNotAnnounced(Exception):
+    """EventBridge refused the outcome event; the state machine retries the step that sends it."""
+
+
 class TransientAwsError(Exception):
     """Throttling, a conflicting update in progress or an AWS service error.
 

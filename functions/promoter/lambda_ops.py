@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,11 +19,16 @@ from promoter.exceptions import (
 )
 from promoter.models import AliasState, AliasUpdate, Artifact, DeployResult, VersionResult
 
+SETTLE_SECONDS = 10.0  # most code updates finish in a second or two; slower ones are polled by the ASL
 
-def deploy_code(lambda_client: Any, function_name: str, artifact: Artifact) -> DeployResult:
-    """UpdateFunctionCode from the exact S3 object version.
 
-    Idempotent: the same bytes give the same result.
+def deploy_code(
+    lambda_client: Any, function_name: str, artifact: Artifact, settle_seconds: float = SETTLE_SECONDS
+) -> DeployResult:
+    """UpdateFunctionCode from the exact S3 object version, then wait up to ``settle_seconds`` for it.
+
+    Idempotent: the same bytes give the same result. Waiting a little here costs less than the three state
+    transitions of one round of the state machine's Wait/poll loop, which takes over for slow updates.
     """
     kwargs: dict[str, Any] = {
         "FunctionName": function_name,
@@ -43,20 +49,34 @@ def deploy_code(lambda_client: Any, function_name: str, artifact: Artifact) -> D
                 f"Lambda could not read s3://{artifact.bucket}/{artifact.key}: {error}"
             ) from error
         raise
-    return DeployResult(
+    result = DeployResult(
         function_name=function_name,
         code_sha256=response["CodeSha256"],
         revision_id=response["RevisionId"],
         last_update_status=response.get("LastUpdateStatus", "InProgress"),
     )
+    deadline = time.monotonic() + settle_seconds
+    while result.last_update_status == "InProgress" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        result = _read_update_status(lambda_client, result)
+    return result
 
 
 def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int) -> DeployResult:
-    """One poll of LastUpdateStatus; the ASL waits between polls (no sleeping inside a Lambda)."""
+    """One poll of LastUpdateStatus; the ASL waits between polls."""
+    result = _read_update_status(lambda_client, deploy)
+    polls = deploy.polls + 1
+    if result.last_update_status != "Successful" and polls >= max_polls:
+        raise CodeUpdateTimedOut(
+            f"code update of '{deploy.function_name}' still {result.last_update_status} after {polls} polls"
+        )
+    return result.model_copy(update={"polls": polls})
+
+
+def _read_update_status(lambda_client: Any, deploy: DeployResult) -> DeployResult:
     with transient_errors(f"GetFunctionConfiguration {deploy.function_name}"):
         config = lambda_client.get_function_configuration(FunctionName=deploy.function_name)
     status = config.get("LastUpdateStatus", "Successful")
-    polls = deploy.polls + 1
     if status == "Failed":
         reason = (
             config.get("LastUpdateStatusReason") or config.get("LastUpdateStatusReasonCode") or "no reason"
@@ -67,13 +87,7 @@ def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int)
             f"'{deploy.function_name}' now has code {config['CodeSha256']}, not the {deploy.code_sha256} "
             "this execution deployed"
         )
-    if status != "Successful" and polls >= max_polls:
-        raise CodeUpdateTimedOut(
-            f"code update of '{deploy.function_name}' still {status} after {polls} polls"
-        )
-    return deploy.model_copy(
-        update={"last_update_status": status, "polls": polls, "revision_id": config["RevisionId"]}
-    )
+    return deploy.model_copy(update={"last_update_status": status, "revision_id": config["RevisionId"]})
 
 
 def publish_version(
@@ -168,6 +182,30 @@ def _version_result(version: dict[str, Any], *, reused: bool) -> VersionResult:
         qualified_arn=version["FunctionArn"],
         reused=reused,
     )
+
+
+def published_version(lambda_client: Any, function_name: str, version: str) -> VersionResult | None:
+    """A published version of the function as it is now, or None if there is no such version."""
+    try:
+        with transient_errors(f"GetFunctionConfiguration {function_name}:{version}"):
+            config = lambda_client.get_function_configuration(FunctionName=function_name, Qualifier=version)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    return _version_result(config, reused=True)
+
+
+def previous_version(lambda_client: Any, function_name: str, current: str) -> str | None:
+    """The newest published version older than ``current`` (what "previous" means for a rollback)."""
+    below = int(current) if current.isdigit() else None
+    versions = []
+    paginator = lambda_client.get_paginator("list_versions_by_function")
+    with transient_errors(f"ListVersionsByFunction {function_name}"):
+        for page in paginator.paginate(FunctionName=function_name):
+            versions += [int(v["Version"]) for v in page["Versions"] if v["Version"].isdigit()]
+    older = [v for v in versions if below is None or v < below]
+    return str(max(older)) if older else None
 
 
 def get_alias_state(lambda_client: Any, function_name: str, alias: str) -> AliasState:

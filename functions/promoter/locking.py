@@ -11,19 +11,22 @@ import time
 from datetime import UTC, datetime
 
 from promoter.exceptions import DuplicateRequest, LockLost, PromotionLocked, Superseded, TransientAwsError
-from promoter.models import Plan
+from promoter.models import AliasState, VersionResult
+from promoter.plan import Plan
 from promoter.store import (
     Condition,
     ConditionalPut,
     HistoryItem,
     LatestUploadItem,
     LockItem,
+    PromotionItem,
     PromotionsTable,
     Refusal,
     RequestItem,
     Status,
     TransactionRefused,
     lock_key,
+    promotion_key,
     request_key,
 )
 
@@ -45,10 +48,12 @@ def acquire(table: PromotionsTable, plan: Plan, now: float | None = None) -> int
         request_id=plan.request_id,
         owner=me,
         status="RUNNING",
-        artifact=f"s3://{plan.artifact.bucket}/{plan.artifact.key}#{plan.artifact.version_id or ''}",
+        artifact=describe_artifact(plan),
         ttl=int(now) + REQUEST_RETENTION_SECONDS,
     )
+    record = PromotionItem(execution=me, app=plan.app, plan=plan.model_dump(mode="json"))
     writes = [
+        ConditionalPut(record, Condition("attribute_not_exists(pk)", {}, {})),
         ConditionalPut(
             request,
             Condition(
@@ -56,9 +61,9 @@ def acquire(table: PromotionsTable, plan: Plan, now: float | None = None) -> int
                 {"#owner": "owner", **({"#status": "status"} if rerun else {})},
                 {":me": me, **({":failed": "FAILED"} if rerun else {})},
             ),
-        )
+        ),
     ]
-    if plan.source == "s3" and plan.artifact.uploaded_at:
+    if plan.source == "s3" and plan.artifact and plan.artifact.uploaded_at:
         # Uploads queued behind a lock are taken in no particular order: an upload older than one already
         # started for this app must not overwrite it. (An event or manual request names its build on
         # purpose, e.g. to go back to an older one, and is not held to this.)
@@ -102,15 +107,17 @@ def _explain(plan: Plan, refusals: list[Refusal]) -> Exception:
     if request := by_kind.get(RequestItem.kind):
         old = RequestItem.model_validate(request.existing)
         return DuplicateRequest(
-            f"artifact s3://{plan.artifact.bucket}/{plan.artifact.key} for app '{plan.app}' is already "
-            f"{old.status.lower()} in execution {old.owner}"
+            f"{describe_artifact(plan)} for app '{plan.app}' is already {old.status.lower()} in execution "
+            f"{old.owner}"
         )
     if latest := by_kind.get(LatestUploadItem.kind):
         newer = LatestUploadItem.model_validate(latest.existing)
         return Superseded(
-            f"s3://{plan.artifact.bucket}/{plan.artifact.key} was uploaded at {plan.artifact.uploaded_at}; "
+            f"{describe_artifact(plan)} was uploaded at {plan.artifact and plan.artifact.uploaded_at}; "
             f"execution {newer.execution} already started a newer upload ({newer.uploaded_at})"
         )
+    if by_kind.get(PromotionItem.kind):
+        return DuplicateRequest(f"execution {plan.execution_id} already took its locks (a retried step)")
     if lock := by_kind.get(LockItem.kind):
         holder = LockItem.model_validate(lock.existing)
         return PromotionLocked(
@@ -120,6 +127,49 @@ def _explain(plan: Plan, refusals: list[Refusal]) -> Exception:
     # A concurrent transaction on the same items (TransactionConflict): nothing stands in the way for good.
     codes = ", ".join(sorted({refusal.code for refusal in refusals})) or "no reason given"
     return TransientAwsError(f"lock transaction cancelled by a concurrent write ({codes})")
+
+
+def record_snapshot(table: PromotionsTable, plan: Plan, snapshot: list[AliasState]) -> list[AliasState]:
+    """Keep the aliases as they were when the locks were taken; a retry keeps the first snapshot."""
+    blocker = table.update_if(
+        promotion_key(plan.execution_id),
+        "SET #snapshot = :snapshot",
+        Condition(
+            "#execution = :me AND size(#snapshot) = :empty",
+            {"#snapshot": "snapshot", "#execution": "execution"},
+            {
+                ":me": plan.execution_id,
+                ":empty": 0,
+                ":snapshot": [a.model_dump(mode="json") for a in snapshot],
+            },
+        ),
+        "UpdateItem promotion snapshot",
+    )
+    if blocker is None:
+        return snapshot
+    if blocker.get("execution") != plan.execution_id:
+        raise LockLost(f"execution {plan.execution_id} has no promotion record: it holds no locks")
+    return [AliasState.model_validate(alias) for alias in blocker.get("snapshot", [])]
+
+
+def record_published(table: PromotionsTable, plan: Plan, version: VersionResult) -> None:
+    """Remember a version this execution published (or reused): Roll Back may take an alias off it."""
+    blocker = table.update_if(
+        promotion_key(plan.execution_id),
+        "SET #published = list_append(#published, :version)",
+        Condition(
+            "#execution = :me",
+            {"#published": "published", "#execution": "execution"},
+            {":me": plan.execution_id, ":version": [version.model_dump(mode="json")]},
+        ),
+        "UpdateItem promotion published",
+    )
+    if blocker is not None:
+        raise LockLost(f"execution {plan.execution_id} has no promotion record: it holds no locks")
+
+
+def read_promotion(table: PromotionsTable, execution_id: str) -> PromotionItem | None:
+    return table.get(PromotionItem, promotion_key(execution_id))
 
 
 def renew(table: PromotionsTable, plan: Plan, now: float | None = None) -> int:
@@ -226,10 +276,13 @@ def finish(
     plan: Plan,
     status: Status,
     detail: dict[str, str],
-    now: float | None = None,
+    started_at: str,
+    suffix: str = "",
 ) -> None:
-    """Mark the request SUCCEEDED or FAILED (only if this execution owns it) and append a history record."""
-    now = time.time() if now is None else now
+    """Mark the request SUCCEEDED or FAILED (only if this execution owns it) and append a history record.
+
+    The history record is keyed by the execution's start time, so a retried ending writes it only once.
+    """
     table.update_if(  # refused: another execution owns the request record; leave it as it is
         request_key(plan.app, plan.request_id),
         "SET #status = :status",
@@ -243,16 +296,32 @@ def finish(
     table.append(
         HistoryItem(
             app=plan.app,
-            recorded_at=_iso(now),
+            recorded_at=_normalised(started_at),
             execution=plan.execution_id,
+            suffix=suffix,
             status=status,
-            artifact=f"s3://{plan.artifact.bucket}/{plan.artifact.key}",
-            artifact_version=plan.artifact.version_id or "",
+            artifact=f"s3://{plan.artifact.bucket}/{plan.artifact.key}" if plan.artifact else "",
+            artifact_version=plan.artifact.version_id or "" if plan.artifact else "",
             source=plan.source,
-            detail=detail,
+            detail={"kind": plan.kind, **({"reason": plan.reason} if plan.reason else {}), **detail},
         ),
         "PutItem history",
     )
+
+
+def describe_artifact(plan: Plan) -> str:
+    """The build a request is about, or what a rollback asks for."""
+    if plan.artifact is None:
+        step = plan.environments[0]
+        return f"rollback of {step.name} ({step.function_name}:{step.alias}) to {plan.rollback_version}"
+    art = plan.artifact
+    return f"s3://{art.bucket}/{art.key}#{art.version_id or ''}"
+
+
+def _normalised(timestamp: str) -> str:
+    """An ISO 8601 time as Step Functions writes ``$$.Execution.StartTime`` (UTC, milliseconds)."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _iso(epoch: float) -> str:

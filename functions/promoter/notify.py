@@ -9,6 +9,8 @@ from promoter.aws import transient_errors
 
 SUCCEEDED = "Promotion Succeeded"
 FAILED = "Promotion Failed"
+# Sent by Recover Stopped Execution when it finishes a roll back that Roll Back left incomplete.
+ROLLBACK_COMPLETED = "Promotion Rollback Completed"
 
 
 def emit(events: Any, bus: str, source: str, detail_type: str, detail: dict[str, Any]) -> None:

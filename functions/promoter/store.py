@@ -9,6 +9,7 @@ pk                                        sk                  item
 ``REQUEST#<app>#<request id>``            ``REQUEST``         :class:`RequestItem`: one artifact's promotion
 ``APP#<app>``                             ``LATEST_UPLOAD``   :class:`LatestUploadItem`: newest upload started
 ``HISTORY#<app>``                         ``<time>#<exec>``   :class:`HistoryItem`: one finished promotion
+``PROMOTION#<execution ARN>``             ``PROMOTION``       :class:`PromotionItem`: what one execution did
 ========================================  ==================  ==============================================
 
 Everything else in the package speaks in these models and :class:`PromotionsTable`; no other module builds
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -73,6 +74,9 @@ class Item(BaseModel):
         return cls.model_validate(from_attributes(item))
 
 
+ItemT = TypeVar("ItemT", bound=Item)
+
+
 class LockItem(Item):
     kind = "lock"
     function_name: str
@@ -112,8 +116,9 @@ class LatestUploadItem(Item):
 class HistoryItem(Item):
     kind = "history"
     app: str
-    recorded_at: str
+    recorded_at: str  # when the execution started: a retried ending finds its record already written
     execution: str
+    suffix: str = ""  # "#recovered" for the record of a roll back finished by Recover Stopped Execution
     status: Status
     artifact: str
     artifact_version: str
@@ -121,7 +126,8 @@ class HistoryItem(Item):
     detail: dict[str, str] = {}
 
     def key(self) -> dict[str, str]:
-        return {"pk": f"HISTORY#{self.app}", "sk": f"{self.recorded_at}#{self.execution.rsplit(':', 1)[-1]}"}
+        name = self.execution.rsplit(":", 1)[-1]
+        return {"pk": f"HISTORY#{self.app}", "sk": f"{self.recorded_at}#{name}{self.suffix}"}
 
     def attributes(self) -> dict[str, Any]:
         # The detail fields are top-level attributes, so the console's item view shows them directly.
@@ -134,6 +140,29 @@ class HistoryItem(Item):
         known = set(cls.model_fields) - {"detail"}
         detail = {k: str(v) for k, v in values.items() if k not in known | {"pk", "sk"}}
         return cls.model_validate({**{k: v for k, v in values.items() if k in known}, "detail": detail})
+
+
+class PromotionItem(Item):
+    """What one execution took and changed, written only by this stack's own tasks.
+
+    Roll Back, Finalize and Recover Stopped Execution read the plan, the alias snapshot and the versions
+    published from here, never from the execution's state (which a caller may have shaped).
+    """
+
+    kind = "promotion"
+    execution: str
+    app: str = ""
+    plan: dict[str, Any] = {}  # empty for an execution that ended before it took its locks
+    snapshot: list[dict[str, Any]] = []
+    published: list[dict[str, Any]] = []
+    outcome_announced: str | None = None  # the detail-type of the outcome event once it was sent
+
+    def key(self) -> dict[str, str]:
+        return promotion_key(self.execution)
+
+
+def promotion_key(execution: str) -> dict[str, str]:
+    return {"pk": f"PROMOTION#{execution}", "sk": "PROMOTION"}
 
 
 def lock_key(function_name: str) -> dict[str, str]:
@@ -192,6 +221,13 @@ class PromotionsTable:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self.dynamodb = dynamodb
         self.table_name = table_name
+
+    def get(self, item_type: type[ItemT], key: Mapping[str, str]) -> ItemT | None:
+        with transient_errors(f"GetItem {item_type.kind}"):
+            item = self.dynamodb.get_item(
+                TableName=self.table_name, Key=to_attributes(key), ConsistentRead=True
+            ).get("Item")
+        return item_type.from_item(item) if item else None
 
     def put_all(self, writes: list[ConditionalPut], action: str) -> None:
         """Write every item or none; :class:`TransactionRefused` names each refused write and its item."""

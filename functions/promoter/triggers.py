@@ -1,38 +1,22 @@
-"""Resolve Request: turn any of the three trigger shapes into one validated :class:`Plan`.
-
-Only reads happen here (S3 HeadObject/GetObject, Lambda GetFunction/GetAlias), so a bad request fails
-before anything in the account changes.
-"""
+"""The three triggers (an S3 upload, a "Promotion Requested" event, a manual input) as one request."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
     S3EventNotificationEventBridgeModel,
 )
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from promoter.aws import error_code, transient_errors
-from promoter.exceptions import (
-    ArtifactNotFound,
-    ConfigNotFound,
-    InvalidConfig,
-    InvalidRequest,
-    TargetNotFound,
-)
-from promoter.models import Artifact, Plan, PromotionConfig, PromotionRequest, describe_validation_error
+from promoter.exceptions import InvalidRequest
+from promoter.models import Artifact, PromotionRequest, describe_validation_error
 from promoter.settings import BucketSettings
 
 PROMOTION_REQUESTED = "Promotion Requested"
-MAX_CONFIG_BYTES = 32 * 1024
-NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound", "NoSuchBucket"})
 E = TypeVar("E", bound=EventBridgeModel)
+BRANCH_FOLDER = "branches/"
 
 
 class PromotionRequestedEvent(EventBridgeModel):
@@ -111,141 +95,29 @@ def _validate_request(
     except ValidationError as error:
         field, reason = describe_validation_error(error)
         raise InvalidRequest(prefix + (field_map or {}).get(field, field), reason) from error
+    if request.artifact is None:
+        return request
+    key_field = prefix + (field_map or {}).get("artifact.key", "artifact.key")
     if request.artifact.bucket != settings.artifact_bucket:
         raise InvalidRequest(
             prefix + (field_map or {}).get("artifact.bucket", "artifact.bucket"),
             f"'{request.artifact.bucket}' is not this stack's artifact bucket '{settings.artifact_bucket}'",
         )
+    segments = request.artifact.key.split("/")
+    if any(segment in {"", ".", ".."} for segment in segments):
+        raise InvalidRequest(key_field, f"'{request.artifact.key}' has an empty, '.' or '..' path segment")
     folders = [f"{settings.artifact_prefix}{request.app}/", f"{settings.release_prefix}{request.app}/"]
     if not any(request.artifact.key.startswith(folder) for folder in folders):
         raise InvalidRequest(
-            prefix + (field_map or {}).get("artifact.key", "artifact.key"),
-            f"'{request.artifact.key}' is not under '{folders[0]}' or '{folders[1]}'",
+            key_field, f"'{request.artifact.key}' is not under '{folders[0]}' or '{folders[1]}'"
         )
     return request
 
 
-def load_config(s3: Any, app: str, settings: BucketSettings) -> PromotionConfig:
-    key = f"{settings.config_prefix}{app}.json"
-    try:
-        with transient_errors("GetObject config"):
-            body = s3.get_object(Bucket=settings.artifact_bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error_code(error) in NOT_FOUND:
-            raise ConfigNotFound(
-                f"no promotion config for app '{app}' at s3://{settings.artifact_bucket}/{key}"
-            ) from error
-        raise
-    if len(body) > MAX_CONFIG_BYTES:
-        raise InvalidConfig(
-            app,
-            "(document)",
-            f"is {len(body)} bytes, more than {MAX_CONFIG_BYTES}: the plan travels in every state of the "
-            "execution, which Step Functions caps at 256 KB",
-        )
-    try:
-        raw = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise InvalidConfig(app, "(document)", f"not valid JSON: {error}") from error
-    try:
-        config = PromotionConfig.model_validate(raw)
-    except ValidationError as error:
-        raise InvalidConfig(app, *describe_validation_error(error)) from error
-    if config.app != app:
-        raise InvalidConfig(app, "app", f"is '{config.app}' but the config is stored for '{app}'")
-    for field, name in _function_fields(config):
-        if not name.startswith(settings.target_function_prefix):
-            raise InvalidConfig(
-                app,
-                field,
-                f"'{name}' is outside this stack's TargetFunctionPrefix '{settings.target_function_prefix}'",
-            )
-    return config
-
-
-def _function_fields(config: PromotionConfig) -> list[tuple[str, str]]:
-    fields = [
-        ("stage.function_name", config.stage.function_name),
-        ("prod.function_name", config.prod.function_name),
-    ]
-    if config.tests.function_name:
-        fields.append(("tests.function_name", config.tests.function_name))
-    return fields
-
-
-def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
-    """HEAD the object so the plan names exact bytes: the version id (and ETag) that exist now."""
-    kwargs: dict[str, str] = {"Bucket": artifact.bucket, "Key": artifact.key}
-    if artifact.version_id:
-        kwargs["VersionId"] = artifact.version_id
-    try:
-        with transient_errors("HeadObject artifact"):
-            head = s3.head_object(**kwargs)
-    except ClientError as error:
-        code = error_code(error)
-        # S3 answers a version id that is not well-formed with 400 (HEAD has no body to say InvalidArgument).
-        malformed_version = artifact.version_id is not None and code in {"400", "InvalidArgument"}
-        if code in NOT_FOUND or malformed_version:
-            where = f"s3://{artifact.bucket}/{artifact.key}"
-            suffix = f" (version {artifact.version_id})" if artifact.version_id else ""
-            raise ArtifactNotFound(f"{where}{suffix} does not exist") from error
-        raise
-    modified = head.get("LastModified")
-    return artifact.model_copy(
-        update={
-            "version_id": head.get("VersionId") or artifact.version_id,
-            "etag": str(head.get("ETag", artifact.etag or "")).strip('"') or None,
-            "uploaded_at": modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if modified else None,
-        }
-    )
-
-
-def check_targets(lambda_client: Any, config: PromotionConfig) -> None:
-    """Every function and alias the promotion will touch must exist now (each function looked up once)."""
-    first_field = {name: field for field, name in reversed(_function_fields(config))}
-    for name, field in first_field.items():
-        _require(lambda_client.get_function_configuration, f"{field} '{name}'", FunctionName=name)
-    for env_name, env in (("stage", config.stage), ("prod", config.prod)):
-        _require(
-            lambda_client.get_alias,
-            f"{env_name}.alias '{env.function_name}:{env.alias}'",
-            FunctionName=env.function_name,
-            Name=env.alias,
-        )
-
-
-def _require(call: Any, what: str, **kwargs: str) -> None:
-    try:
-        with transient_errors(f"look up {what}"):
-            call(**kwargs)
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            raise TargetNotFound(f"{what} does not exist") from error
-        raise
-
-
-def request_id(request: PromotionRequest) -> str:
-    """The idempotency key: the same artifact bytes for the same app are one promotion, however delivered."""
-    if request.request_id and request.source in {"manual", "event"}:
-        return request.request_id
-    art = request.artifact
-    identity = "|".join([request.app, art.bucket, art.key, art.version_id or "", art.etag or ""])
-    return hashlib.sha256(identity.encode()).hexdigest()[:32]
-
-
-def resolve(event: Any, execution_id: str, s3: Any, lambda_client: Any, settings: BucketSettings) -> Plan:
-    request = parse_trigger(event, settings)
-    config = load_config(s3, request.app, settings)
-    artifact = pin_artifact(s3, request.artifact)
-    check_targets(lambda_client, config)
-    request = request.model_copy(update={"artifact": artifact})
-    return Plan(
-        execution_id=execution_id,
-        app=request.app,
-        request_id=request_id(request),
-        source=request.source,
-        reason=request.reason,
-        artifact=artifact,
-        config=config,
-        separate_prod_function=config.separate_prod_function,
-    )
+def branch_of(artifact: Artifact, app: str, settings: BucketSettings) -> str | None:
+    """The feature branch a build was uploaded for (``<ArtifactPrefix><app>/branches/<branch>/...``)."""
+    folder = f"{settings.artifact_prefix}{app}/{BRANCH_FOLDER}"
+    if not artifact.key.startswith(folder):
+        return None
+    branch, _, rest = artifact.key[len(folder) :].partition("/")
+    return branch if branch and rest else None

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.models import TaskInput
+from promoter.planning import resolve
 from promoter.settings import BucketSettings
-from promoter.triggers import resolve
 
 
 class ResolveInput(TaskInput):
@@ -20,14 +20,23 @@ class ResolveInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(ResolveInput, event)
-    plan = resolve(task.input, task.execution_id, client("s3"), client("lambda"), BucketSettings.from_env())
+    resolved = resolve(
+        task.input, task.execution_id, client("s3"), client("lambda"), BucketSettings.from_env()
+    )
+    plan = resolved.plan
     logger.info(
-        "Resolved promotion request",
+        "Resolved request",
         extra={
             "app": plan.app,
+            "kind": plan.kind,
+            "dry_run": plan.dry_run,
             "source": plan.source,
-            "artifact": plan.artifact.key,
+            "environments": [step.name for step in plan.environments],
             "request_id": plan.request_id,
         },
     )
-    return {"plan": plan.model_dump(mode="json")}
+    # "version" stays even when null: Publish Version reads it as the version an earlier environment tested.
+    return {
+        **resolved.model_dump(mode="json", exclude_none=True),
+        "version": resolved.model_dump(mode="json")["version"],
+    }

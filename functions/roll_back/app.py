@@ -1,4 +1,8 @@
-"""Roll Back: put every alias back exactly as it was, release the locks, emit "Promotion Failed"."""
+"""Roll Back: put every alias back exactly as it was, release the locks, emit "Promotion Failed".
+
+What to restore comes from the execution's promotion record in DynamoDB, never from the execution state:
+the state only says which step failed and why.
+"""
 
 from typing import Any
 
@@ -8,29 +12,19 @@ from pydantic import Field
 
 from promoter.aws import client
 from promoter.handler import logger, metrics, parse, tracer
-from promoter.models import LockResult, Plan, TaskInput, VersionResult
-from promoter.outcome import roll_back
+from promoter.models import TaskInput
+from promoter.outcome import Ending, roll_back
 from promoter.settings import NotifySettings
 
-
-class ExecutionState(TaskInput):
-    """The execution's state when the failure was caught: the trigger and whatever the tasks had added.
-
-    ``plan``, ``lock`` and the versions can only come from this execution's own tasks: the trigger input
-    is kept apart under ``trigger`` by the first state, so nobody can hand Roll Back a snapshot to "restore".
-    """
-
-    trigger: Any = None
-    plan: Plan | None = None
-    lock: LockResult | None = None
-    version: VersionResult | None = None
-    prodVersion: VersionResult | None = None  # the state machine's ResultPath name
-    failures: dict[str, Any] = Field(default_factory=dict)
+ATTEMPTS = 7  # the ASL's Retry MaxAttempts for Roll Back, plus the first attempt
 
 
 class RollBackInput(TaskInput):
     execution_id: str
-    data: ExecutionState
+    started_at: str
+    retry_count: int = 0
+    failures: dict[str, Any] = Field(default_factory=dict)
+    trigger: Any = None
 
 
 @logger.inject_lambda_context
@@ -38,20 +32,14 @@ class RollBackInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(RollBackInput, event)
-    state = task.data
-    ours = state.plan is not None and state.plan.execution_id == task.execution_id
-    owned_lock = state.lock if state.lock and state.lock.owner == task.execution_id else None
+    ending = Ending(client("dynamodb"), client("events"), NotifySettings.from_env(), task.execution_id)
     result = roll_back(
         client("lambda"),
-        client("dynamodb"),
-        client("events"),
-        NotifySettings.from_env(),
-        task.execution_id,
-        state.plan if ours else None,
-        owned_lock.snapshot if owned_lock and ours else [],
-        [v for v in (state.version, state.prodVersion) if v is not None],
-        state.failures,
-        state.trigger,
+        ending,
+        task.failures,
+        task.started_at,
+        final_attempt=task.retry_count >= ATTEMPTS - 1,
+        trigger=task.trigger,
     )
     metrics.add_dimension(name="FailedState", value=result.failed_state)
     metrics.add_metric(name="PromotionFailed", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,179 @@
+"""The per-app promotion config: an ordered list of environments, each with its tests and checks.
+
+Stored as JSON at ``s3://<ArtifactBucket>/<ConfigPrefix><app>.json`` and validated here; every error names
+the field and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from promoter.models import ALIAS_NAME, APP_NAME, FUNCTION_NAME, Model
+
+# Header names whose values are credentials. The plan (with the checks) is in every task's input, so a
+# value here would be stored in the execution history: such headers are refused, not silently sent.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "cookie", "x-amz-security-token"}
+)
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+CHECK_TASK_SECONDS = 170  # the Check Endpoint task's budget (its Lambda timeout is 180 s)
+
+
+class EndpointCheck(Model):
+    """One HTTP request against an API Gateway stage and what its answer must look like."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Annotated[str | None, Field(max_length=16_384)] = None
+    expect_status: Annotated[int, Field(ge=100, le=599)] = 200
+    expect_body_contains: str | None = None
+    max_latency_ms: Annotated[int, Field(gt=0, le=30_000)] = 5_000
+    attempts: Annotated[int, Field(ge=1, le=5)] = 1
+
+    @field_validator("url")
+    @classmethod
+    def _no_placeholder(cls, url: str) -> str:
+        if "<" in url or ">" in url:
+            raise ValueError("still has a <placeholder>: put the stage URL of your API here")
+        return url
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+            if name.lower() in SECRET_HEADERS:
+                raise ValueError(
+                    f"header {name!r} carries a credential, which would be stored in the execution history; "
+                    "check an endpoint that needs no credential, or a stage without an API key"
+                )
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+                raise ValueError(f"header {name!r} has a control character in its value")
+        return headers
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """How long this check may take: every attempt waits for its timeout, with a second between."""
+        return self.attempts * (self.max_latency_ms / 1000 + 5 + 1)
+
+
+RUN_TESTS_SECONDS = 840  # the whole suite's budget: the Run Tests task's Lambda timeout is 900 s
+
+
+class TestEvent(Model):
+    """One event invoked against the published version, and the payload it must return."""
+
+    __test__ = False
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    payload: Any = Field(default_factory=dict)
+    expect: dict[str, Any] = Field(default_factory=dict)
+    expect_body_contains: str | None = None
+
+
+class TestSuite(Model):
+    """Either a test Lambda that receives the qualified ARN, or test events; exactly one of the two."""
+
+    __test__ = False
+
+    function_name: Annotated[str | None, Field(pattern=FUNCTION_NAME)] = None
+    events: Annotated[list[TestEvent], Field(max_length=50)] = Field(default_factory=list)
+    timeout_seconds: Annotated[int, Field(gt=0, le=RUN_TESTS_SECONDS)] = 300
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TestSuite:
+        if (self.function_name is None) == (not self.events):
+            raise ValueError("give either 'function_name' (a test Lambda) or a non-empty 'events' list")
+        return self
+
+
+ENVIRONMENT_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+MAX_ENVIRONMENTS = 10
+
+
+class Environment(Model):
+    """One environment: the function alias its API Gateway stage invokes, its tests and its checks.
+
+    ``follows_latest``: the alias points at ``$LATEST`` (a development environment): deploying the code is
+    what updates it, so its alias is never moved; its tests and checks still run.
+    """
+
+    name: Annotated[str, Field(pattern=ENVIRONMENT_NAME)]
+    function_name: Annotated[str, Field(pattern=FUNCTION_NAME)]
+    alias: Annotated[str, Field(pattern=ALIAS_NAME, max_length=128)]
+    follows_latest: bool = False
+    tests: TestSuite | None = None
+    checks: Annotated[list[EndpointCheck], Field(max_length=20)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checks_fit_the_task(self) -> Environment:
+        total = sum(check.worst_case_seconds for check in self.checks)
+        if total > CHECK_TASK_SECONDS:
+            raise ValueError(
+                f"the checks may take up to {total:.0f} s (attempts x (max_latency_ms + 6 s)), more than "
+                f"the {CHECK_TASK_SECONDS} s a Check Endpoint task may run: use fewer attempts or a lower "
+                "max_latency_ms"
+            )
+        return self
+
+
+class PromotionConfig(Model):
+    """How one app is promoted: through ``environments``, in order."""
+
+    app: Annotated[str, Field(pattern=APP_NAME)]
+    environments: Annotated[list[Environment], Field(min_length=1, max_length=MAX_ENVIRONMENTS)]
+    allow_hotfixes: bool = True
+    # Must outlast the longest gap between two changing steps (tests run up to 840 s): a changing task
+    # that finds its lock expired stops with LockLost.
+    lock_timeout_seconds: Annotated[int, Field(ge=1_800, le=86_400)] = 3_600
+    max_update_polls: Annotated[int, Field(ge=1, le=1_000)] = 60
+
+    @model_validator(mode="after")
+    def _environments_in_order(self) -> PromotionConfig:
+        names: set[str] = set()
+        targets: set[tuple[str, str]] = set()
+        finished: set[str] = set()  # functions whose run of consecutive environments has ended
+        previous: str | None = None
+        for index, env in enumerate(self.environments):
+            where = f"environments.{index}"
+            if env.name.lower() in names:
+                raise ValueError(f"{where}.name: '{env.name}' is used by an earlier environment")
+            if (env.function_name, env.alias) in targets:
+                raise ValueError(
+                    f"{where}.alias: '{env.function_name}:{env.alias}' is an earlier environment's"
+                )
+            if env.function_name != previous:
+                if env.function_name in finished:
+                    raise ValueError(
+                        f"{where}.function_name: '{env.function_name}' also serves an earlier environment,"
+                        " not the one just before: the environments of one function must be consecutive"
+                    )
+                if previous is not None:
+                    finished.add(previous)
+            elif env.follows_latest:
+                raise ValueError(
+                    f"{where}.follows_latest: only the first environment of '{env.function_name}' can follow "
+                    "$LATEST (the code is deployed there before any of its environments)"
+                )
+            names.add(env.name.lower())
+            targets.add((env.function_name, env.alias))
+            previous = env.function_name
+        return self
+
+    def index_of(self, name: str) -> int | None:
+        """The position of the environment called ``name`` (case-insensitive), or None."""
+        return next((i for i, env in enumerate(self.environments) if env.name.lower() == name.lower()), None)
+
+    @property
+    def function_names(self) -> list[str]:
+        """Every function this app's config names, its environments' and their test functions."""
+        names = [env.function_name for env in self.environments]
+        names += [
+            env.tests.function_name for env in self.environments if env.tests and env.tests.function_name
+        ]
+        return list(dict.fromkeys(names))

@@ -1,0 +1,82 @@
+"""The plan: what one execution will do, resolved once by Resolve Request and read by every later task.
+
+The state machine walks ``plan.environments`` in order; ``$.environment`` in the execution state is the
+:class:`Step` being promoted, so every state's input and output shows which environment it works on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from promoter.config import Environment, PromotionConfig
+from promoter.models import AliasState, Artifact, Model
+
+Kind = Literal["promotion", "hotfix", "branch", "rollback"]
+
+
+class Step(Model):
+    """One environment of this execution's route, with what the state machine must decide about it."""
+
+    index: int  # position in plan.environments
+    name: str
+    function_name: str
+    alias: str
+    follows_latest: bool = False
+    deploy: bool  # the first environment of its function on this route: the code is deployed here
+    last: bool
+
+
+class StepPreview(Model):
+    """A dry run's answer for one environment: which alias would move from what to what."""
+
+    environment: str
+    alias: str
+    current: AliasState
+    new_version: str  # "published by this promotion", "$LATEST (follows the deployed code)" or a version
+    tests: str
+    checks: list[str]
+
+
+class Plan(Model):
+    execution_id: str
+    app: str
+    request_id: str
+    source: Literal["s3", "event", "manual"]
+    kind: Kind = "promotion"
+    dry_run: bool = False
+    reason: str | None = None
+    artifact: Artifact | None = None
+    rollback_version: str | None = None  # kind "rollback": the version the environment goes back to
+    config_version: str | None = None  # the S3 version id of the config this plan was made from
+    config: PromotionConfig
+    environments: list[Step] = Field(min_length=1)
+
+    def environment(self, step: Step) -> Environment:
+        """The config of the environment ``step`` promotes."""
+        return self.config.environments[self.config.index_of(step.name) or 0]
+
+    @property
+    def target_functions(self) -> list[str]:
+        """The functions this execution may change, in a stable order (the locks are taken in this order)."""
+        return sorted({step.function_name for step in self.environments})
+
+
+def route(config: PromotionConfig, first: int, last: int) -> list[Step]:
+    """The steps from environment ``first`` to ``last`` (inclusive), deploying once per function."""
+    steps: list[Step] = []
+    for index in range(first, last + 1):
+        env = config.environments[index]
+        steps.append(
+            Step(
+                index=len(steps),
+                name=env.name,
+                function_name=env.function_name,
+                alias=env.alias,
+                follows_latest=env.follows_latest,
+                deploy=not steps or steps[-1].function_name != env.function_name,
+                last=index == last,
+            )
+        )
+    return steps
