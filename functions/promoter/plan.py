@@ -55,7 +55,10 @@ class Plan(Model):
 
     def environment(self, step: Step) -> Environment:
         """The config of the environment ``step`` promotes."""
-        return self.config.environments[self.config.index_of(step.name) or 0]
+        index = self.config.index_of(step.name)
+        if index is None:
+            raise KeyError(f"environment '{step.name}' is not in the config of app '{self.app}'")
+        return self.config.environments[index]
 
     @property
     def target_functions(self) -> list[str]:

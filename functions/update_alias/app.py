@@ -47,7 +47,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if before is None:
         raise InvalidRequest("snapshot", f"has no entry for alias '{step.function_name}:{step.alias}'")
-    locking.renew(PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name), task.plan)
+    table = PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name)
+    locking.renew(table, task.plan)
+    if task.plan.kind == "rollback":
+        # This execution publishes nothing: the version it puts back is the one Roll Back may take off again.
+        locking.record_published(table, task.plan, task.version)
     result = point_alias(client("lambda"), before, task.version.version)
     logger.info(
         "Alias updated",
