@@ -37,8 +37,21 @@ _deserializer = TypeDeserializer()
 
 
 def to_attributes(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain Python values (str, int, bool, dict, list) to DynamoDB attribute values."""
-    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+    """Plain Python values (str, int, float, bool, dict, list) to DynamoDB attribute values."""
+    return {
+        name: _serializer.serialize(_decimals(value)) for name, value in values.items() if value is not None
+    }
+
+
+def _decimals(value: Any) -> Any:
+    """Floats (routing weights) as Decimal, the only number type DynamoDB's serializer takes besides int."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
 
 
 def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
