@@ -53,7 +53,13 @@ def acquire(table: PromotionsTable, plan: Plan, now: float | None = None) -> int
     )
     record = PromotionItem(execution=me, app=plan.app, plan=plan.model_dump(mode="json"))
     writes = [
-        ConditionalPut(record, Condition("attribute_not_exists(pk)", {}, {})),
+        # A retried Acquire Lock (its first attempt committed, then timed out) finds its own record.
+        ConditionalPut(
+            record,
+            Condition(
+                "attribute_not_exists(pk) OR #execution = :me", {"#execution": "execution"}, {":me": me}
+            ),
+        ),
         ConditionalPut(
             request,
             Condition(
