@@ -240,10 +240,21 @@ def plan_document(
     plan["request_id"] = request_id
     plan["artifact"].update({"bucket": BUCKET, "key": key, "version_id": version_id, "etag": etag})
     if config is not None:
-        plan["config"] = config
-        plan["app"] = config["app"]
-        plan["separate_prod_function"] = config["stage"]["function_name"] != config["prod"]["function_name"]
+        from promoter.config import PromotionConfig
+        from promoter.plan import route
+
+        parsed = PromotionConfig.model_validate(config)
+        plan["config"] = parsed.model_dump(mode="json")
+        plan["app"] = parsed.app
+        steps = route(parsed, 0, len(parsed.environments) - 1)
+        plan["environments"] = [step.model_dump(mode="json") for step in steps]
     return plan
+
+
+def step(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    """The plan's step for environment ``name`` (what ``$.current.environment`` holds there)."""
+    found: dict[str, Any] = next(s for s in plan["environments"] if s["name"] == name)
+    return found
 
 
 def alias_state(
@@ -340,15 +351,16 @@ def hold_lock(plan: dict[str, Any]) -> None:
     """Take the plan's locks as Acquire Lock did: the steps that change a function check they own them."""
     from promoter import locking
     from promoter.aws import client
-    from promoter.models import Plan
+    from promoter.plan import Plan
     from promoter.store import PromotionsTable
 
     locking.acquire(PromotionsTable(client("dynamodb"), TABLE), Plan.model_validate(plan))
 
 
 def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:
-    """Mid-promotion of greeting-api: Acquire Lock took its snapshot (STAGE on 2 with 25% on 1, PROD on 1),
-    then the execution published version 3 and Update Stage Alias moved STAGE to it (weights cleared).
+    """Mid-promotion of greeting-api: Acquire Lock took its snapshot (STAGE on 2 with 25% on 1, PROD on 1;
+    DEV follows $LATEST), then the execution published version 3 (recorded by Publish Version) and Update
+    Alias moved STAGE to it (weights cleared).
 
     Returns what the execution state holds at that point: ``{"plan", "lock", "version"}``.
     """
@@ -361,15 +373,42 @@ def mid_promotion(world: World, context: LambdaContext) -> dict[str, Any]:
         world.publish("greeting-api", source)
     world.create_alias("greeting-api", "STAGE", "2", {"1": 0.25})
     world.create_alias("greeting-api", "PROD", "1")
+    world.create_alias("greeting-api", "DEV", "$LATEST")
     version_id, etag = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v3"))
     plan = plan_document(version_id=version_id, etag=etag)
     lock = acquire_lock({"plan": plan}, context)
+    sample = load_event("tasks/run_tests")["version"]
+    version = {
+        **sample,
+        "version": "3",
+        "code_sha256": code_sha256(zip_bytes("v3")),
+        "qualified_arn": sample["qualified_arn"].rsplit(":", 1)[0] + ":3",
+    }
+    record_published(plan, version)
     world.lambda_.update_alias(
         FunctionName="greeting-api",
         Name="STAGE",
         FunctionVersion="3",
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
-    sample = load_event("tasks/run_tests")["version"]
-    version = {**sample, "version": "3", "qualified_arn": sample["qualified_arn"].rsplit(":", 1)[0] + ":3"}
     return {"plan": plan, "lock": lock, "version": version}
+
+
+def record_published(plan: dict[str, Any], version: dict[str, Any]) -> None:
+    """Record ``version`` in the execution's promotion record, as Publish Version does."""
+    from promoter import locking
+    from promoter.aws import client
+    from promoter.models import VersionResult
+    from promoter.plan import Plan
+    from promoter.store import PromotionsTable
+
+    table = PromotionsTable(client("dynamodb"), TABLE)
+    locking.record_published(table, Plan.model_validate(plan), VersionResult.model_validate(version))
+
+
+def promotion_record(world: World, execution: str = EXECUTION) -> dict[str, Any] | None:
+    """The execution's promotion record (PROMOTION#<execution>) as plain values, or None."""
+    from promoter.store import from_attributes
+
+    item = world.item(f"PROMOTION#{execution}", "PROMOTION")
+    return from_attributes(item) if item else None

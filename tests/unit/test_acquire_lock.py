@@ -17,7 +17,7 @@ from promoter.exceptions import (
     Superseded,
     TargetNotFound,
 )
-from promoter.models import Plan
+from promoter.plan import Plan
 from promoter.store import PromotionsTable
 
 from .support import (
@@ -28,12 +28,14 @@ from .support import (
     World,
     load_event,
     plan_document,
+    promotion_record,
     zip_bytes,
 )
 
 pytestmark = pytest.mark.unit
 
 KEY = "artifacts/greeting/build-42.zip"
+STARTED_AT = load_event("tasks/finalize")["started_at"]
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +88,36 @@ def test_lock_is_taken_and_aliases_snapshotted(
 
 
 def test_retry_by_the_same_execution_succeeds(deployed: tuple[str, str], context: LambdaContext) -> None:
-    """Given this execution already holds the lock, when the step is retried, then it succeeds again."""
+    """Given this execution already holds the lock, when the step is retried, then it succeeds again with the
+    same snapshot."""
     plan = plan_document(version_id=deployed[0])
+    first = acquire(context, plan)
+
+    again = acquire(context, plan)
+
+    assert again["owner"] == EXECUTION
+    assert again["snapshot"] == first["snapshot"]
+
+
+def test_the_promotion_record_holds_the_plan_and_the_snapshot(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given a plan whose first environment (dev) follows $LATEST, when the lock is acquired, then the
+    execution's promotion record holds the plan and the snapshot of STAGE and PROD only (an alias on
+    $LATEST is never moved, so never restored), and nothing published yet."""
+    plan = plan_document(version_id=deployed[0])
+
     acquire(context, plan)
 
-    assert acquire(context, plan)["owner"] == EXECUTION
+    record = promotion_record(world)
+    assert record is not None
+    assert record["plan"] == plan
+    assert [(a["alias"], a["function_version"]) for a in record["snapshot"]] == [
+        ("STAGE", "2"),
+        ("PROD", "1"),
+    ]
+    assert record["snapshot"][0]["additional_version_weights"] == {"1": 0.1}
+    assert record["published"] == []
 
 
 def test_same_artifact_in_another_execution_is_a_duplicate(
@@ -132,7 +159,9 @@ def test_a_succeeded_request_is_still_a_duplicate(
     again, then DuplicateRequest says it already succeeded."""
     plan = plan_document(version_id=deployed[0])
     acquire(context, plan)
-    locking.finish(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan), "SUCCEEDED", {})
+    locking.finish(
+        PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan), "SUCCEEDED", {}, STARTED_AT
+    )
     locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 
     with pytest.raises(DuplicateRequest, match="already succeeded"):
@@ -151,6 +180,7 @@ def test_a_failed_request_may_run_again_when_a_person_asks(
         Plan.model_validate(plan),
         "FAILED",
         {"failed_state": "Run Tests"},
+        STARTED_AT,
     )
     locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 
@@ -175,6 +205,7 @@ def test_a_redelivered_s3_event_does_not_rerun_a_failed_request(
         Plan.model_validate(plan),
         "FAILED",
         {"failed_state": "Run Tests"},
+        STARTED_AT,
     )
     locking.release(PromotionsTable(world.dynamodb, TABLE), Plan.model_validate(plan))
 

@@ -8,19 +8,23 @@ from typing import Any
 import pytest
 
 from check_endpoint.app import lambda_handler
-from promoter.exceptions import EndpointCheckFailed
+from promoter.exceptions import EndpointCheckFailed, InvalidRequest
 
-from .support import Answer, LambdaContext, http_endpoint, plan_document
+from .support import Answer, LambdaContext, http_endpoint, plan_document, step
 
 pytestmark = pytest.mark.unit
 
 
-def check(context: LambdaContext, target: str = "stage", **checks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run Check Endpoint with the plan's stage/prod checks replaced by ``checks``."""
+def check(
+    context: LambdaContext, environment: str = "stage", **checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Run Check Endpoint for ``environment`` with the named environments' checks replaced by ``checks``."""
     plan = plan_document(version_id="v")
-    for name, environment_checks in checks.items():
-        plan["config"][name]["checks"] = environment_checks
-    result: dict[str, Any] = lambda_handler({"plan": plan, "target": target}, context)
+    for env in plan["config"]["environments"]:
+        if env["name"] in checks:
+            env["checks"] = checks[env["name"]]
+    event = {"plan": plan, "environment": step(plan, environment)}
+    result: dict[str, Any] = lambda_handler(event, context)
     return result
 
 
@@ -43,12 +47,12 @@ def test_expected_answer_passes(context: LambdaContext) -> None:
     assert [(r["url"], r["status"], r["passed"]) for r in result["results"]] == [(url, 200, True)]
 
 
-def test_prod_target_runs_the_prod_checks(context: LambdaContext) -> None:
+def test_the_prod_environment_runs_the_prod_checks(context: LambdaContext) -> None:
     """Given different stage and prod checks, when prod is checked, then only the prod URL is requested."""
     with http_endpoint() as endpoint:
         check(
             context,
-            target="prod",
+            environment="prod",
             stage=[{"url": f"{endpoint.base_url}/stage/hello"}],
             prod=[{"url": f"{endpoint.base_url}/prod/hello"}],
         )
@@ -123,3 +127,12 @@ def test_a_failed_attempt_is_retried(context: LambdaContext) -> None:
 def test_no_checks_configured_passes_without_requests(context: LambdaContext) -> None:
     """Given an environment without checks, when checked, then the result is empty and passes."""
     assert check(context, stage=[])["results"] == []
+
+
+def test_a_step_without_its_environment_is_an_invalid_request(context: LambdaContext) -> None:
+    """Given an input without the environment to check, when invoked, then InvalidRequest names
+    'environment'."""
+    with pytest.raises(InvalidRequest) as raised:
+        lambda_handler({"plan": plan_document(version_id="v")}, context)
+
+    assert raised.value.field == "environment"

@@ -28,6 +28,7 @@ from .support import (
     hold_lock,
     load_event,
     plan_document,
+    step,
     zip_bytes,
 )
 
@@ -51,11 +52,13 @@ def table(world: World) -> None:
 
 
 def deploy(
-    context: LambdaContext, plan: dict[str, Any], target: str = "stage", *, locked: bool = True
+    context: LambdaContext, plan: dict[str, Any], environment: str | None = None, *, locked: bool = True
 ) -> dict[str, Any]:
+    """Deploy Code for ``environment`` (default: the plan's first, the one that deploys)."""
     if locked:
         hold_lock(plan)
-    result: dict[str, Any] = lambda_handler({"plan": plan, "target": target}, context)
+    current = step(plan, environment) if environment else plan["environments"][0]
+    result: dict[str, Any] = lambda_handler({"plan": plan, "environment": current}, context)
     return result
 
 
@@ -114,7 +117,7 @@ def test_deploying_twice_gives_the_same_code(
     assert deploy(context, uploaded)["code_sha256"] == first["code_sha256"]
 
 
-def test_prod_target_deploys_to_the_prod_function(world: World, context: LambdaContext) -> None:
+def test_the_prod_environment_deploys_to_the_prod_function(world: World, context: LambdaContext) -> None:
     """Given the per-environment config, when deployed to prod, then only the prod function changes."""
     world.create_function("greeting-envs-stage", "stage code")
     world.create_function("greeting-envs-prod", "prod code")
@@ -125,7 +128,7 @@ def test_prod_target_deploys_to_the_prod_function(world: World, context: LambdaC
         config=load_event("promotion_config_per_environment"),
     )
 
-    result = deploy(context, plan, target="prod")
+    result = deploy(context, plan, environment="prod")
 
     assert result["function_name"] == "greeting-envs-prod"
     prod = world.lambda_.get_function_configuration(FunctionName="greeting-envs-prod")
@@ -189,12 +192,30 @@ def test_access_denied_is_not_transient(uploaded: dict[str, Any], context: Lambd
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
-def test_unknown_target_is_an_invalid_request(uploaded: dict[str, Any], context: LambdaContext) -> None:
-    """Given a target other than stage/prod, when invoked, then InvalidRequest names 'target'."""
+def test_a_step_without_its_environment_is_an_invalid_request(
+    uploaded: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given an input without the environment to deploy to, when invoked, then InvalidRequest names
+    'environment'."""
     with pytest.raises(InvalidRequest) as raised:
-        deploy(context, uploaded, target="qa")
+        lambda_handler({"plan": uploaded}, context)
 
-    assert raised.value.field == "target"
+    assert raised.value.field == "environment"
+
+
+def test_a_plan_without_a_build_deploys_nothing(
+    uploaded: dict[str, Any], world: World, context: LambdaContext
+) -> None:
+    """Given a rollback plan (no artifact), when Deploy Code is invoked anyway, then InvalidRequest names
+    plan.artifact and the function's code is untouched."""
+    before = world.lambda_.get_function_configuration(FunctionName="greeting-api")["CodeSha256"]
+    rollback = {**uploaded, "kind": "rollback", "artifact": None, "rollback_version": "1"}
+
+    with pytest.raises(InvalidRequest) as raised:
+        deploy(context, rollback)
+
+    assert raised.value.field == "plan.artifact"
+    assert world.lambda_.get_function_configuration(FunctionName="greeting-api")["CodeSha256"] == before
 
 
 def test_a_deploy_without_the_lock_is_lock_lost(

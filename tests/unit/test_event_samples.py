@@ -16,10 +16,13 @@ from check_endpoint.app import CheckEndpointInput
 from deploy_code.app import DeployCodeInput
 from finalize.app import FinalizeInput
 from get_code_update_status.app import GetCodeUpdateStatusInput
-from promoter.models import Plan, PromotionConfig, PromotionRequest
+from promoter.config import PromotionConfig
+from promoter.models import PromotionRequest
 from promoter.outcome import failed_state
+from promoter.plan import Plan, route
+from promoter.planning import request_id
 from promoter.settings import BucketSettings
-from promoter.triggers import PROMOTION_REQUESTED, parse_trigger, request_id
+from promoter.triggers import PROMOTION_REQUESTED, parse_trigger
 from publish_version.app import PublishVersionInput
 from recover_stopped_execution.app import StatusChangeEvent
 from resolve_request.app import ResolveInput
@@ -49,10 +52,6 @@ TASKS: dict[str, type[BaseModel]] = {
     "finalize": FinalizeInput,
     "roll_back": RollBackInput,
 }
-# Finalize receives the whole execution state (no Parameters in the ASL), so other keys are expected.
-WHOLE_STATE_TASKS = {"finalize"}
-# Roll Back receives the whole execution state under "data" (whatever earlier tasks added to it).
-WHOLE_STATE_FIELDS = {"roll_back": {"data"}}
 
 
 def test_every_sample_has_a_model_here() -> None:
@@ -104,8 +103,8 @@ def test_config_sample_is_a_promotion_config_inside_the_prefix(name: str, app: s
     config = PromotionConfig.model_validate(load_event(name))
 
     assert config.app == app
-    names = [config.stage.function_name, config.prod.function_name, config.tests.function_name]
-    assert all(n.startswith(SETTINGS.target_function_prefix) for n in names if n)
+    assert len(config.environments) >= 2
+    assert all(n.startswith(SETTINGS.target_function_prefix) for n in config.function_names)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -117,10 +116,9 @@ def test_task_sample_parses_with_its_input_model(task: str) -> None:
 
     parsed = model.model_validate(sample)
 
-    if task not in WHOLE_STATE_TASKS:
-        assert set(sample) <= set(model.model_fields)
+    assert set(sample) <= set(model.model_fields)
     dumped = parsed.model_dump(mode="json")
-    for key in set(sample) & set(model.model_fields) - WHOLE_STATE_FIELDS.get(task, set()):
+    for key in sample:
         assert dumped[key] == sample[key], key
 
 
@@ -134,23 +132,42 @@ def test_task_samples_carry_the_plan_resolve_request_makes_of_the_s3_sample() ->
     expected = Plan(
         execution_id=resolve_sample["execution_id"],
         app=request.app,
-        request_id=request_id(request),
+        request_id=request_id(request, resolve_sample["execution_id"]),
         source=request.source,
         reason=request.reason,
         artifact=request.artifact.model_copy(update={"uploaded_at": "2026-11-22T10:15:29Z"}),
         config=config,
-        separate_prod_function=config.separate_prod_function,
+        environments=route(config, 0, len(config.environments) - 1),
     ).model_dump(mode="json")
 
     assert resolve_sample["input"] == load_event("s3_object_created")
-    for task in TASKS.keys() - {"resolve_request", "publish_version"}:
+    for task in TASKS.keys() - {"resolve_request", "finalize", "roll_back"}:
+        assert load_event(f"tasks/{task}")["plan"] == expected, task
+
+
+def test_environment_samples_are_steps_of_the_plan() -> None:
+    """Given the task samples that work on one environment, then each one's environment is a step of its
+    plan: Deploy Code the first (which deploys), the others stage (tested, not deploying again)."""
+    for task in ("deploy_code", "run_tests", "update_alias", "check_endpoint"):
         sample = load_event(f"tasks/{task}")
-        assert sample.get("data", sample)["plan"] == expected, task
+        assert sample["environment"] in sample["plan"]["environments"], task
+    assert load_event("tasks/deploy_code")["environment"]["deploy"] is True
+    assert load_event("tasks/run_tests")["environment"]["name"] == "stage"
+
+
+def test_endings_read_the_execution_not_its_state() -> None:
+    """Given the Finalize and Roll Back samples, then they carry no plan, snapshot or version (those come
+    from the promotion record in DynamoDB), only the execution and, for Roll Back, its failure."""
+    for task in ("finalize", "roll_back"):
+        sample = load_event(f"tasks/{task}")
+        assert not {"plan", "lock", "version", "snapshot"} & set(sample), task
+        assert sample["execution_id"] == load_event("tasks/resolve_request")["execution_id"]
+    assert load_event("tasks/roll_back")["trigger"] == load_event("s3_object_created")
 
 
 def test_roll_back_sample_names_the_failed_state() -> None:
     """Given the Roll Back sample, then its failure is Run Tests' TestsFailed."""
-    state, failure = failed_state(load_event("tasks/roll_back")["data"]["failures"])
+    state, failure = failed_state(load_event("tasks/roll_back")["failures"])
 
     assert (state, failure.Error) == ("Run Tests", "TestsFailed")
 

@@ -9,7 +9,7 @@ import pytest
 from finalize.app import lambda_handler
 from promoter import locking
 from promoter.exceptions import ConfigurationError, InvalidRequest
-from promoter.models import Plan
+from promoter.plan import Plan
 from promoter.store import PromotionsTable, lock_key, to_attributes
 
 from .support import EXECUTION, OTHER_EXECUTION, TABLE, LambdaContext, World, load_event, plan_document

@@ -1,4 +1,5 @@
-"""Publish Version / Publish Prod Version: exactly the deployed code, reusing an identical latest version."""
+"""Publish Version: exactly the deployed code, reusing an identical latest version, recorded as this
+execution's."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ import pytest
 from botocore.stub import Stubber
 
 from promoter.aws import client
-from promoter.exceptions import CodeChangedConcurrently, CodeMismatch, InvalidRequest
+from promoter.exceptions import CodeChangedConcurrently, CodeMismatch, InvalidRequest, LockLost
 from publish_version.app import lambda_handler
 
-from .support import LambdaContext, World, code_sha256, load_event, zip_bytes
+from .support import (
+    LambdaContext,
+    World,
+    code_sha256,
+    hold_lock,
+    load_event,
+    plan_document,
+    promotion_record,
+    zip_bytes,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -31,13 +41,27 @@ def deploy_result(world: World, data: bytes = BUILD, function_name: str = "greet
 
 
 def publish(
-    context: LambdaContext, deploy: dict[str, Any], expected_sha256: str | None = None
+    context: LambdaContext,
+    deploy: dict[str, Any],
+    expected_sha256: str | None = None,
+    *,
+    locked: bool = True,
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {"deploy": deploy}
+    """Publish Version after ``deploy``; ``expected_sha256`` is the code an earlier environment tested."""
+    plan = plan_document(version_id="v")
+    if locked:
+        hold_lock(plan)
+    tested = None
     if expected_sha256 is not None:
-        event["expected_sha256"] = expected_sha256
+        tested = {**load_event("tasks/run_tests")["version"], "code_sha256": expected_sha256}
+    event: dict[str, Any] = {"plan": plan, "deploy": deploy, "tested": tested}
     result: dict[str, Any] = lambda_handler(event, context)
     return result
+
+
+@pytest.fixture(autouse=True)
+def table(world: World) -> None:
+    world.table()
 
 
 @pytest.fixture
@@ -121,11 +145,11 @@ def test_older_version_with_the_same_code_is_not_reused(function: World, context
     assert (result["version"], result["reused"]) == ("3", False)
 
 
-def test_prod_code_that_differs_from_the_tested_code_is_code_mismatch(
+def test_code_that_differs_from_the_tested_code_is_code_mismatch(
     function: World, context: LambdaContext
 ) -> None:
-    """Given the prod function received code whose CodeSha256 differs from the tested stage version, when
-    published, then CodeMismatch and no version is published."""
+    """Given a function received code whose CodeSha256 differs from the version an earlier environment
+    tested, when published, then CodeMismatch and no version is published."""
     deploy = deploy_result(function)
 
     with pytest.raises(CodeMismatch, match=re.escape(code_sha256(zip_bytes("tested code")))):
@@ -134,8 +158,8 @@ def test_prod_code_that_differs_from_the_tested_code_is_code_mismatch(
     assert function.versions("greeting-api") == ["1", "2"]
 
 
-def test_prod_code_equal_to_the_tested_code_is_published(function: World, context: LambdaContext) -> None:
-    """Given the prod function received the tested bytes, when published with expected_sha256, then it is."""
+def test_code_equal_to_the_tested_code_is_published(function: World, context: LambdaContext) -> None:
+    """Given a function received the tested bytes, when published with the tested version, then it is."""
     deploy = deploy_result(function)
 
     assert publish(context, deploy, expected_sha256=code_sha256(BUILD))["version"] == "3"
@@ -180,3 +204,30 @@ def test_deploy_without_code_sha_is_an_invalid_request(context: LambdaContext) -
         lambda_handler(event, context)
 
     assert raised.value.field == "deploy.code_sha256"
+
+
+def test_the_published_version_is_recorded_as_this_executions(world: World, context: LambdaContext) -> None:
+    """Given new code deployed, when published (and the step retried, reusing the version), then the promotion
+    record lists the version with its CodeSha256 (what Roll Back may take an alias off), once per attempt."""
+    world.create_function("greeting-api", "v1")
+    deploy = deploy_result(world)
+
+    first = publish(context, deploy)
+    publish(context, deploy, locked=False)
+
+    record = promotion_record(world)
+    assert record is not None
+    assert [(v["version"], v["code_sha256"]) for v in record["published"]] == [
+        ("1", code_sha256(BUILD)),
+        ("1", code_sha256(BUILD)),
+    ]
+    assert first["version"] == "1"
+
+
+def test_publishing_without_a_promotion_record_is_lock_lost(world: World, context: LambdaContext) -> None:
+    """Given this execution never took its locks (no promotion record), when a version is published, then
+    LockLost: a version nobody recorded could never be rolled back."""
+    world.create_function("greeting-api", "v1")
+
+    with pytest.raises(LockLost, match="has no promotion record"):
+        publish(context, deploy_result(world), locked=False)

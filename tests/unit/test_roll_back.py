@@ -12,7 +12,7 @@ from acquire_lock.app import lambda_handler as acquire_lock
 from promoter import locking
 from promoter.aws import client
 from promoter.exceptions import RollbackIncomplete, TransientAwsError
-from promoter.models import Plan
+from promoter.plan import Plan
 from promoter.store import PromotionsTable
 from roll_back.app import lambda_handler as roll_back_handler
 
@@ -33,7 +33,7 @@ pytestmark = [
 ]
 
 REQUEST = "REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b"
-TESTS_FAILED = load_event("tasks/roll_back")["data"]["failures"]
+TESTS_FAILED = load_event("tasks/roll_back")["failures"]
 
 
 def lambda_handler(state: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

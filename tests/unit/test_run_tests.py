@@ -27,13 +27,14 @@ from .support import (
     load_event,
     plan_document,
     queue_invoke_answers,
+    step,
 )
 
 pytestmark = pytest.mark.unit
 
 QUALIFIED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:greeting-api:7"
 VERSION = load_event("tasks/run_tests")["version"]
-GREETS = load_event("promotion_config_per_environment")["tests"]
+GREETS = load_event("promotion_config_per_environment")["environments"][0]["tests"]
 
 
 @pytest.fixture
@@ -55,11 +56,20 @@ def invoker() -> Any:
     return invoke_client(300)
 
 
-def run(context: LambdaContext, tests: dict[str, Any] | None = None) -> dict[str, Any]:
+def run(
+    context: LambdaContext,
+    tests: dict[str, Any] | None = None,
+    environment: str = "stage",
+    kind: str = "promotion",
+) -> dict[str, Any]:
+    """Run Tests for ``environment`` of the sample plan (stage has the test function), ``tests`` replacing
+    stage's suite."""
     plan = plan_document(version_id="v")
+    plan["kind"] = kind
     if tests is not None:
-        plan["config"]["tests"] = tests
-    result: dict[str, Any] = lambda_handler({"plan": plan, "version": VERSION}, context)
+        plan["config"]["environments"][1]["tests"] = tests
+    event = {"plan": plan, "environment": step(plan, environment), "version": VERSION}
+    result: dict[str, Any] = lambda_handler(event, context)
     return result
 
 
@@ -334,3 +344,27 @@ def test_a_passing_run_keeps_at_most_twenty_results(world: World, context: Lambd
 
     assert len(result["results"]) == 20
     assert result["summary"] == "500 of 500 passed"
+
+
+# --- environments without tests ----------------------------------------------------------------------------
+
+
+def test_an_environment_without_tests_passes_without_invoking_anything(
+    invoked: list[dict[str, Any]], context: LambdaContext
+) -> None:
+    """Given the prod environment, which has no tests in the config, when Run Tests runs for it, then it
+    passes with a summary saying so and invokes nothing."""
+    result = run(context, environment="prod")
+
+    assert invoked == []
+    assert result == {"passed": True, "summary": "prod: no tests for this environment", "results": []}
+
+
+def test_a_rollback_runs_no_tests(invoked: list[dict[str, Any]], context: LambdaContext) -> None:
+    """Given a rollback plan and the stage environment (which has a test function), when Run Tests runs,
+    then it passes without invoking the test function: a rollback runs the checks only."""
+    result = run(context, kind="rollback")
+
+    assert invoked == []
+    assert result["passed"] is True
+    assert result["summary"] == "stage: a rollback runs the environment's checks only"

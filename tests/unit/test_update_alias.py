@@ -1,4 +1,4 @@
-"""Update Stage Alias / Update Prod Alias: point the alias at the version, guarded by the snapshot."""
+"""Update Alias: point the environment's alias at the version, guarded by the snapshot."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from promoter.exceptions import (
 from promoter.lambda_ops import get_alias_state, point_alias
 from update_alias.app import lambda_handler
 
-from .support import LambdaContext, World, alias_state, hold_lock, load_event, plan_document
+from .support import LambdaContext, World, alias_state, hold_lock, load_event, plan_document, step
 
 pytestmark = pytest.mark.unit
 
@@ -54,7 +54,7 @@ def version(number: str, function_name: str = "greeting-api") -> dict[str, Any]:
 
 def update(
     context: LambdaContext,
-    target: str = "stage",
+    environment: str = "stage",
     number: str = "3",
     snapshot: list[dict[str, Any]] | None = None,
     *,
@@ -65,7 +65,7 @@ def update(
         hold_lock(plan)
     event = {
         "plan": plan,
-        "target": target,
+        "environment": step(plan, environment),
         "version": version(number),
         "snapshot": SNAPSHOT if snapshot is None else snapshot,
     }
@@ -87,9 +87,9 @@ def test_stage_alias_moves_to_the_version_and_loses_its_weights(
     assert result["previous"]["additional_version_weights"] == {"1": 0.2}
 
 
-def test_prod_target_moves_the_prod_alias(function: World, context: LambdaContext) -> None:
-    """Given target prod, when updated, then PROD points at the version and STAGE is untouched."""
-    update(context, target="prod")
+def test_the_prod_environment_moves_the_prod_alias(function: World, context: LambdaContext) -> None:
+    """Given the prod environment, when updated, then PROD points at the version and STAGE is untouched."""
+    update(context, environment="prod")
 
     assert function.alias("greeting-api", "PROD") == ("3", {})
     assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
@@ -201,9 +201,10 @@ def test_version_of_another_function_is_an_invalid_request(world: World, context
     """Given the per-environment config and the stage function's version, when the prod alias is updated, then
     InvalidRequest names version.function_name (a version of one function cannot serve another's alias)."""
     config = load_event("promotion_config_per_environment")
+    plan = plan_document(version_id="v", config=config)
     event = {
-        "plan": plan_document(version_id="v", config=config),
-        "target": "prod",
+        "plan": plan,
+        "environment": step(plan, "prod"),
         "version": version("3", function_name="greeting-envs-stage"),
         "snapshot": [
             alias_state("greeting-envs-stage", "live", "1"),
@@ -231,4 +232,17 @@ def test_an_alias_update_without_the_lock_is_lock_lost(function: World, context:
     with pytest.raises(LockLost, match="is gone"):
         update(context, locked=False)
 
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
+
+
+def test_an_alias_that_follows_latest_is_never_moved(function: World, context: LambdaContext) -> None:
+    """Given the dev environment, whose DEV alias follows $LATEST, when Update Alias runs for it (without the
+    lock, and with a snapshot that lacks DEV), then DEV still points at $LATEST and the result says so,
+    unchanged."""
+    function.create_alias("greeting-api", "DEV", "$LATEST")
+
+    result = update(context, environment="dev", locked=False)
+
+    assert function.alias("greeting-api", "DEV") == ("$LATEST", {})
+    assert (result["version"], result["changed"]) == ("$LATEST", False)
     assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
