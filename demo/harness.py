@@ -93,21 +93,26 @@ class Sandbox:
                 "prod": aws.stage_url(self.envs.outputs["ProdApiId"], "prod"),
             },
         }
+        self.configs: dict[str, dict[str, Any]] = {}
         for app in APPS:
-            config = promotion_config(app, self.urls[app])
-            self.s3.put_object(Bucket=self.bucket, Key=f"config/{app}.json", Body=json.dumps(config).encode())
+            self.put_config(app, promotion_config(app, self.urls[app]))
         self._events_queue = self._capture_promoter_events()
         self.emitted: list[dict[str, Any]] = []
 
     # -- targets -----------------------------------------------------------------------------------
+    def put_config(self, app: str, config: dict[str, Any]) -> None:
+        """Store an app's promotion config where Resolve Request reads it."""
+        self.s3.put_object(Bucket=self.bucket, Key=f"config/{app}.json", Body=json.dumps(config).encode())
+        self.configs[app] = config
+
+    def environments(self, app: str) -> list[str]:
+        """The app's environment names, in promotion order."""
+        return [env["name"] for env in self.configs[app]["environments"]]
+
     def functions(self, app: str) -> dict[str, tuple[str, str]]:
-        """Environment -> (function name, alias) as the app's promotion config names them."""
-        if app == "greeting":
-            name = self.greeting.outputs["FunctionName"]
-            return {"stage": (name, "STAGE"), "prod": (name, "PROD")}
+        """Environment -> (function name, alias) as the app's promotion config names them, in order."""
         return {
-            "stage": (self.envs.outputs["StageFunctionName"], "live"),
-            "prod": (self.envs.outputs["ProdFunctionName"], "live"),
+            env["name"]: (env["function_name"], env["alias"]) for env in self.configs[app]["environments"]
         }
 
     def alias(self, function_name: str, alias: str) -> tuple[str, dict[str, float]]:
@@ -117,6 +122,7 @@ class Sandbox:
         return response["FunctionVersion"], {str(k): float(v) for k, v in weights.items()}
 
     def aliases(self, app: str) -> dict[str, tuple[str, dict[str, float]]]:
+        """Environment -> (version, additional version weights) of its alias right now."""
         return {env: self.alias(*target) for env, target in self.functions(app).items()}
 
     def code_sha256(self, function_name: str, version: str) -> str:
@@ -146,18 +152,36 @@ class Sandbox:
 
     # -- the three triggers -------------------------------------------------------------------------
     def upload_build(
-        self, app: str, variant: str, *, prefix: str = "artifacts/", name: str | None = None
+        self,
+        app: str,
+        variant: str,
+        *,
+        prefix: str = "artifacts/",
+        name: str | None = None,
+        source_app: str | None = None,
     ) -> Uploaded:
+        """Upload ``<prefix><app>/<name>.zip``: ``source_app``'s (default ``app``'s) build in ``variant``.
+
+        A ``name`` like ``branches/<branch>/<build>`` uploads a feature-branch build.
+        """
         key = f"{prefix}{app}/{name or variant}.zip"
-        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=build_zip(app, variant))
+        body = build_zip(source_app or app, variant)
+        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         return Uploaded(app, key, response["VersionId"])
 
-    def upload_and_start(self, app: str, variant: str, *, name: str | None = None) -> tuple[Uploaded, str]:
+    def upload_and_start(
+        self, app: str, variant: str, *, name: str | None = None, source_app: str | None = None
+    ) -> tuple[Uploaded, str]:
         """Upload a build under artifacts/ and return it with the execution its S3 event started."""
         known = self.execution_arns()
-        build = self.upload_build(app, variant, name=name)
+        build = self.upload_build(app, variant, name=name, source_app=source_app)
         [arn] = self.wait_for_new_executions(known)
         return build, arn
+
+    @staticmethod
+    def artifact_of(build: Uploaded) -> dict[str, str]:
+        """The ``artifact`` member of a request naming exactly this upload."""
+        return {"key": build.key, "version_id": build.version_id}
 
     def request_by_event(self, build: Uploaded, reason: str, request_id: str | None = None) -> None:
         detail: dict[str, Any] = {
@@ -234,18 +258,30 @@ class Sandbox:
             seconds=time.monotonic() - started,
         )
 
-    def wait_for_state(self, arn: str, name: str, timeout: float = 30) -> None:
-        """Block until the execution has entered the named state."""
+    def wait_for_state(
+        self, arn: str, name: str, timeout: float = 30, environment: str | None = None
+    ) -> None:
+        """Block until the execution has entered the named state (for ``environment``, if given)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self._history(arn):
                 if (
                     event["type"].endswith("StateEntered")
                     and event["stateEnteredEventDetails"]["name"] == name
-                ):
+                ) and (environment is None or _environment_of(event) == environment):
                     return
             time.sleep(0.02)
-        raise TimeoutError(f"{arn} did not enter '{name}' within {timeout}s")
+        raise TimeoutError(
+            f"{arn} did not enter '{name}' ({environment or 'any environment'}) within {timeout}s"
+        )
+
+    def environments_entered(self, arn: str, name: str) -> list[str]:
+        """The environment the execution was on each time it entered the named state, in order."""
+        return [
+            _environment_of(event) or "-"
+            for event in self._history(arn)
+            if event["type"].endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] == name
+        ]
 
     def entered_input(self, arn: str, name: str) -> dict[str, Any]:
         """The execution's state as the named state was (last) entered, from the execution history."""
@@ -336,9 +372,22 @@ class Sandbox:
                 raise TimeoutError(f"no promotion event for {execution_arn}")
             time.sleep(0.05)
 
+    def versions(self, function_name: str) -> list[str]:
+        """The function's published version numbers, oldest first."""
+        listed = self.lambda_.list_versions_by_function(FunctionName=function_name)["Versions"]
+        return sorted((v["Version"] for v in listed if v["Version"] != "$LATEST"), key=int)
+
     def locks(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table).get("Items", [])
         return [item for item in items if item["pk"]["S"].startswith("LOCK#")]
+
+
+def _environment_of(event: dict[str, Any]) -> str | None:
+    """The environment a state was entered for (``$.current.environment.name`` of its input)."""
+    document = json.loads(event["stateEnteredEventDetails"].get("input") or "{}")
+    current = document.get("current") if isinstance(document, dict) else None
+    environment = current.get("environment") if isinstance(current, dict) else None
+    return str(environment["name"]) if isinstance(environment, dict) and "name" in environment else None
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:

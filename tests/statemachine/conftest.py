@@ -11,6 +11,8 @@ import pytest
 
 from demo.harness import ROOT, Sandbox
 from localaws import LocalAws
+from promoter.config import PromotionConfig
+from promoter.plan import route
 
 ASL = json.loads((ROOT / "statemachine" / "promotion.asl.json").read_text())
 
@@ -22,6 +24,9 @@ class TaskState:
     name: str
     logical_id: str  # e.g. PublishVersionFunction
     passes_state_name: bool  # its Parameters carry "state.$": "$$.State.Name"
+    per_environment: (
+        bool  # its Parameters carry the environment being promoted: it may run once per environment
+    )
 
 
 def task_states() -> list[TaskState]:
@@ -32,7 +37,8 @@ def task_states() -> list[TaskState]:
             continue
         match = re.fullmatch(r"\$\{(\w+)Arn\}", state["Resource"])
         assert match, f"{name}: Resource {state['Resource']} is not a ${{...FunctionArn}} substitution"
-        states.append(TaskState(name, match.group(1), "state.$" in state.get("Parameters", {})))
+        parameters = state.get("Parameters", {})
+        states.append(TaskState(name, match.group(1), "state.$" in parameters, "environment.$" in parameters))
     return states
 
 
@@ -55,3 +61,10 @@ def function_of(box: Sandbox, state: TaskState) -> str:
 def history_records(box: Sandbox, app: str) -> list[dict[str, Any]]:
     items = box.dynamodb.scan(TableName=box.table).get("Items", [])
     return [item for item in items if item["pk"]["S"] == f"HISTORY#{app}"]
+
+
+def step_of(box: Sandbox, app: str, environment: str) -> dict[str, Any]:
+    """The environment's step as task inputs carry it, in a promotion through all the app's environments."""
+    config = PromotionConfig.model_validate(box.configs[app])
+    steps = route(config, 0, len(config.environments) - 1)
+    return next(step.model_dump(mode="json") for step in steps if step.name == environment)

@@ -1,8 +1,10 @@
 """A fault at every Task state in turn, through the real ASL and the real handlers on the local AWS.
 
 The states come from statemachine/promotion.asl.json, so a new Task state is covered without editing this
-file. Each run uses the one-function-per-environment example, whose promotion passes through every Task
-state, and starts from aliases with weighted routing, so "exactly as before" covers weights too.
+file. The fault at every Task state uses greeting's three environments (dev follows $LATEST, stage, prod on
+one function) and hits the state's last run, so the environments before it had moved and must be put back;
+the other faults use the one-function-per-environment example. Both start from aliases with weighted
+routing, so "exactly as before" covers weights too.
 """
 
 from __future__ import annotations
@@ -19,61 +21,65 @@ from examples.builds import build_zip
 from localaws import LocalAws
 from promoter.locking import HELD_FOR_OPERATOR
 
-from .conftest import TaskState, function_of, task_states
+from .conftest import TaskState, function_of, step_of, task_states
 
 pytestmark = pytest.mark.statemachine
 
-APP = "greeting-envs"
+APP = "greeting"  # dev (follows $LATEST) -> stage -> prod on one function
+ENVS_APP = "greeting-envs"  # stage -> prod, one function each
 ROLL_BACK = "Roll Back"
 FAULTED_STATES = [state for state in task_states() if state.name != ROLL_BACK]
+# Deploy Code runs only for an environment whose function has not had the code yet (greeting: dev).
+DEPLOYING_STATES = {"Deploy Code"}
+SETTLED_WITHIN_DEPLOY_CODE = 1_100  # simulated seconds: longer than Deploy Code waits for an update itself
 
 
 @pytest.fixture(scope="module")
 def weighted(sandbox: Sandbox) -> Sandbox:
-    """Both environments' aliases on their newest version with 20% routed to the one before."""
-    for variant in ("v2", "v3"):
-        _, arn = sandbox.upload_and_start(APP, variant, name=f"fault-baseline-{variant}")
-        assert sandbox.follow(arn).status == "SUCCEEDED"
-    for function_name, alias in sandbox.functions(APP).values():
-        versions = sorted(
-            int(v["Version"])
-            for v in sandbox.lambda_.list_versions_by_function(FunctionName=function_name)["Versions"]
-            if v["Version"] != "$LATEST"
-        )
-        assert len(versions) >= 2, f"{function_name} needs two published versions, has {versions}"
-        sandbox.lambda_.update_alias(
-            FunctionName=function_name,
-            Name=alias,
-            FunctionVersion=str(versions[-1]),
-            RoutingConfig={"AdditionalVersionWeights": {str(versions[-2]): 0.2}},
-        )
+    """Every moving alias of both apps on its newest version with 20% routed to the one before."""
+    for app in (APP, ENVS_APP):
+        for variant in ("v2", "v3"):
+            _, arn = sandbox.upload_and_start(app, variant, name=f"fault-baseline-{variant}")
+            assert sandbox.follow(arn).status == "SUCCEEDED"
+        for env in sandbox.configs[app]["environments"]:
+            if env.get("follows_latest"):
+                continue
+            versions = sandbox.versions(env["function_name"])
+            assert len(versions) >= 2, f"{env['function_name']} needs two published versions, has {versions}"
+            sandbox.lambda_.update_alias(
+                FunctionName=env["function_name"],
+                Name=env["alias"],
+                FunctionVersion=versions[-1],
+                RoutingConfig={"AdditionalVersionWeights": {versions[-2]: 0.2}},
+            )
     return sandbox
 
 
-def new_bytes_variant(box: Sandbox) -> str:
-    """A good build whose bytes differ from the stage function's latest version, so it publishes anew."""
-    stage_function = box.functions(APP)["stage"][0]
-    versions = box.lambda_.list_versions_by_function(FunctionName=stage_function)["Versions"]
-    latest = max((v for v in versions if v["Version"] != "$LATEST"), key=lambda v: int(v["Version"]))
+def new_bytes_variant(box: Sandbox, app: str) -> str:
+    """A good build whose bytes differ from the first function's latest version, so it publishes anew."""
+    first_function = next(iter(box.functions(app).values()))[0]
+    latest = box.versions(first_function)[-1]
     for variant in ("v2", "v3"):
-        digest = base64.b64encode(hashlib.sha256(build_zip(APP, variant)).digest()).decode()
-        if digest != latest["CodeSha256"]:
+        digest = base64.b64encode(hashlib.sha256(build_zip(app, variant)).digest()).decode()
+        if digest != box.code_sha256(first_function, latest):
             return variant
     raise AssertionError("no build variant differs from the latest version")
 
 
-def promote(box: Sandbox, name: str) -> Outcome:
-    _, arn = box.upload_and_start(APP, new_bytes_variant(box), name=name)
+def promote(box: Sandbox, name: str, app: str = ENVS_APP) -> Outcome:
+    _, arn = box.upload_and_start(app, new_bytes_variant(box, app), name=name)
     return box.follow(arn)
 
 
-def assert_rolled_back(box: Sandbox, outcome: Outcome, before: object, state: str, error: str) -> None:
+def assert_rolled_back(
+    box: Sandbox, outcome: Outcome, before: object, state: str, error: str, app: str = ENVS_APP
+) -> None:
     assert outcome.status == "FAILED"
     assert outcome.error == error
     assert outcome.cause is not None
-    assert outcome.cause.startswith(f"{state} failed")
+    assert outcome.cause.startswith(f"{state} failed"), outcome.cause
     assert outcome.state_names[-2:] == [ROLL_BACK, "Promotion Failed"]
-    assert box.aliases(APP) == before  # version and routing weights
+    assert box.aliases(app) == before  # every environment's alias: version and routing weights
     assert box.locks() == []
     event = box.event_for(outcome.execution_arn)
     assert event["detail-type"] == "Promotion Failed"
@@ -81,30 +87,44 @@ def assert_rolled_back(box: Sandbox, outcome: Outcome, before: object, state: st
 
 
 @pytest.mark.parametrize("state", FAULTED_STATES, ids=[s.name for s in FAULTED_STATES])
-def test_a_fault_in_any_task_rolls_everything_back(
+def test_a_fault_in_any_task_puts_every_environment_back(
     weighted: Sandbox, box: Sandbox, aws: LocalAws, state: TaskState
 ) -> None:
+    """The fault hits the state's last run: for a state run once per environment, the run for prod, after
+    stage's alias had moved; every alias of every environment must be exactly as before."""
     before = box.aliases(APP)
-    assert any(weights for _, weights in before.values())
+    assert before["stage"][1]
+    assert before["prod"][1]
+    names = box.environments(APP)
+    faulted_environment = names[0] if state.name in DEPLOYING_STATES else names[-1]
+    event_contains: dict[str, object] | None = {"state": state.name} if state.passes_state_name else None
+    if event_contains is not None and state.per_environment:
+        event_contains["environment"] = step_of(box, APP, faulted_environment)
     aws.faults.invoke_error(
         function_of(box, state),
         error_type="InjectedFault",
         message=f"injected at {state.name}",
-        event_contains={"state": state.name} if state.passes_state_name else None,
+        event_contains=event_contains,
     )
+    if state.name == "Get Code Update Status":  # reached only when Deploy Code did not see the update end
+        aws.faults.slow_update(box.functions(APP)["dev"][0], seconds=SETTLED_WITHIN_DEPLOY_CODE)
 
-    outcome = promote(box, f"fault-{state.logical_id}-{state.name.replace(' ', '')}")
+    outcome = promote(box, f"fault-{state.logical_id}-{state.name.replace(' ', '')}", app=APP)
 
-    assert_rolled_back(box, outcome, before, state.name, "InjectedFault")
-    failed = [s.name for s in outcome.states if s.failed]
-    assert failed == [state.name]
+    assert_rolled_back(box, outcome, before, state.name, "InjectedFault", app=APP)
+    assert [s.name for s in outcome.states if s.failed] == [state.name]
+    if state.per_environment:
+        assert box.environments_entered(outcome.execution_arn, state.name)[-1] == faulted_environment
+    if state.per_environment and state.name not in DEPLOYING_STATES:
+        restored = box.event_for(outcome.execution_arn)["detail"]["restored_aliases"]
+        assert any(entry.startswith("greeting-api:STAGE=") for entry in restored), restored
 
 
 def test_a_transient_error_is_retried_and_the_promotion_goes_on(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
     """Throttling on UpdateFunctionCode outlasts botocore's own retries once; the ASL Retry takes over."""
-    stage_function = box.functions(APP)["stage"][0]
+    stage_function = box.functions(ENVS_APP)["stage"][0]
     aws.faults.throttle("lambda", "UpdateFunctionCode", times=3, match={"FunctionName": stage_function})
 
     outcome = promote(box, "transient")
@@ -116,7 +136,7 @@ def test_a_transient_error_is_retried_and_the_promotion_goes_on(
 def test_a_slow_code_update_loops_in_the_state_machine(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
-    aws.faults.slow_update(box.functions(APP)["stage"][0], seconds=30)
+    aws.faults.slow_update(box.functions(ENVS_APP)["stage"][0], seconds=SETTLED_WITHIN_DEPLOY_CODE + 200)
 
     outcome = promote(box, "slow-update")
 
@@ -126,22 +146,22 @@ def test_a_slow_code_update_loops_in_the_state_machine(
 
 
 def test_a_failed_code_update_is_rolled_back(weighted: Sandbox, box: Sandbox, aws: LocalAws) -> None:
-    before = box.aliases(APP)
+    before = box.aliases(ENVS_APP)
     aws.faults.failing_update(
-        box.functions(APP)["stage"][0], reason="Unzipped size must be smaller than 262144000 bytes"
+        box.functions(ENVS_APP)["stage"][0], reason="Unzipped size must be smaller than 262144000 bytes"
     )
 
     outcome = promote(box, "failed-update")
 
-    assert_rolled_back(box, outcome, before, "Get Code Update Status", "CodeUpdateFailed")
+    assert_rolled_back(box, outcome, before, "Deploy Code", "CodeUpdateFailed")
 
 
 def test_a_test_invocation_that_times_out_fails_the_tests(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
     """The version under test hangs until its 10 s timeout: Run Tests records it as a failed test case."""
-    before = box.aliases(APP)
-    aws.faults.invoke_timeout(box.functions(APP)["stage"][0], times=1)
+    before = box.aliases(ENVS_APP)
+    aws.faults.invoke_timeout(box.functions(ENVS_APP)["stage"][0], times=1)
 
     outcome = promote(box, "test-timeout")
 
@@ -152,10 +172,11 @@ def test_a_test_invocation_that_times_out_fails_the_tests(
 def test_roll_back_itself_is_retried_on_a_transient_error(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
-    before = box.aliases(APP)
+    before = box.aliases(ENVS_APP)
     roll_back = box.promoter.resources["RollBackFunction"]
-    check = next(s for s in FAULTED_STATES if s.name == "Check Prod Endpoint")
-    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    check = next(s for s in FAULTED_STATES if s.name == "Check Endpoint")
+    on_prod = {"state": check.name, "environment": step_of(box, ENVS_APP, "prod")}
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains=on_prod)
     aws.faults.invoke_error(roll_back, "TransientAwsError", "throttled while restoring", times=1)
 
     outcome = promote(box, "rollback-retry")
@@ -173,9 +194,10 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     expiry, until a person has looked."""
     roll_back = box.promoter.resources["RollBackFunction"]
     recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
-    stage_function, stage_alias = box.functions(APP)["stage"]
-    check = next(s for s in FAULTED_STATES if s.name == "Check Stage Endpoint")
-    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    stage_function, stage_alias = box.functions(ENVS_APP)["stage"]
+    check = next(s for s in FAULTED_STATES if s.name == "Check Endpoint")
+    on_stage = {"state": check.name, "environment": step_of(box, ENVS_APP, "stage")}
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains=on_stage)
     for function in (roll_back, recover):
         aws.faults.api_error(
             "lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{function}"
@@ -209,30 +231,31 @@ def test_a_roll_back_that_failed_gets_a_second_attempt(
 ) -> None:
     """Roll Back cannot restore an alias, but the FAILED execution's status change reaches Recover Stopped
     Execution, whose attempt succeeds: every alias is back and the locks are free."""
-    before = box.aliases(APP)
+    before = box.aliases(ENVS_APP)
     roll_back = box.promoter.resources["RollBackFunction"]
     recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
-    check = next(s for s in FAULTED_STATES if s.name == "Check Stage Endpoint")
-    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains={"state": check.name})
+    check = next(s for s in FAULTED_STATES if s.name == "Check Endpoint")
+    on_stage = {"state": check.name, "environment": step_of(box, ENVS_APP, "stage")}
+    aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains=on_stage)
     aws.faults.api_error("lambda", "UpdateAlias", "AccessDeniedException", 403, source=f"lambda:{roll_back}")
 
     outcome = promote(box, "rollback-second-attempt")
 
     assert outcome.state_names[-1] == "Rollback Failed"
     wait_until(lambda: len(aws.invocations.filter(function_name=recover)) == 1)
-    assert box.aliases(APP) == before
+    assert box.aliases(ENVS_APP) == before
     assert box.locks() == []
 
 
 def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sandbox, aws: LocalAws) -> None:
     """StopExecution runs no Catch. The state machine's "Execution Status Change" event reaches the
     ExecutionStoppedRule, whose function rolls back what the execution had changed and frees its locks."""
-    before = box.aliases(APP)
-    prod_function = box.functions(APP)["prod"][0]
-    aws.faults.slow_update(prod_function, seconds=500)  # parks it after STAGE moved
-    _, arn = box.upload_and_start(APP, new_bytes_variant(box), name="stopped-by-hand")
-    box.wait_for_state(arn, "Wait For Prod Code Update")
-    assert box.aliases(APP)["stage"] != before["stage"]
+    before = box.aliases(ENVS_APP)
+    prod_function = box.functions(ENVS_APP)["prod"][0]
+    aws.faults.slow_update(prod_function, seconds=500)  # Deploy Code waits for it, after STAGE moved
+    _, arn = box.upload_and_start(ENVS_APP, new_bytes_variant(box, ENVS_APP), name="stopped-by-hand")
+    box.wait_for_state(arn, "Deploy Code", environment="prod")
+    assert box.aliases(ENVS_APP)["stage"] != before["stage"]
 
     box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped from the console")
 
@@ -240,12 +263,8 @@ def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sand
     assert box.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert event["detail-type"] == "Promotion Failed"
     assert event["detail"]["error"] == "ExecutionAborted"
-    assert event["detail"]["failed_state"] in {
-        "Wait For Prod Code Update",
-        "Get Prod Code Update Status",
-        "Is Prod Code Updated?",
-    }
-    assert box.aliases(APP) == before
+    assert event["detail"]["failed_state"] == "Deploy Code"
+    assert box.aliases(ENVS_APP) == before
     # A short fence holds the locks so that a task invocation still running cannot act; it expires soon.
     assert {item["owner"]["S"] for item in box.locks()} == {f"{arn}#stopped"}
     for item in box.locks():

@@ -1,8 +1,8 @@
 """Whole promotions through the real ASL and the real handlers on the local AWS, one per trigger and setup.
 
 Given/When/Then: given the orchestrator and the example apps deployed from their templates, when a build
-arrives through one of the three doors, then the execution's path, the aliases, what the stage URLs
-answer, the lock table and the emitted event are what a user would check.
+arrives through one of the three doors, then the execution's path through the environments, the aliases,
+what the stage URLs answer, the lock table and the emitted event are what a user would check.
 """
 
 from __future__ import annotations
@@ -20,24 +20,35 @@ from .conftest import history_records
 
 pytestmark = pytest.mark.statemachine
 
-HAPPY_PATH_ALIASES = [
-    "Receive Trigger",
-    "Resolve Request",
-    "Acquire Lock",
+ENVIRONMENT_WITH_NEW_CODE = [
+    "Does This Environment Need The Code?",
     "Deploy Code",
-    "Wait For Code Update",
-    "Get Code Update Status",
     "Is Code Updated?",
     "Publish Version",
     "Run Tests",
-    "Update Stage Alias",
-    "Check Stage Endpoint",
-    "Is Prod A Separate Function?",
-    "Reuse Stage Version",
-    "Update Prod Alias",
-    "Check Prod Endpoint",
-    "Finalize",
-    "Promotion Succeeded",
+    "Update Alias",
+    "Check Endpoint",
+    "Is There Another Environment?",
+]
+NEXT_ENVIRONMENT_SAME_FUNCTION = [
+    "Go To Next Environment",
+    "Does This Environment Need The Code?",
+    "Run Tests",
+    "Update Alias",
+    "Check Endpoint",
+    "Is There Another Environment?",
+]
+NEXT_ENVIRONMENT_OWN_FUNCTION = ["Go To Next Environment", *ENVIRONMENT_WITH_NEW_CODE]
+START = ["Resolve Request", "Is This A Dry Run?", "Acquire Lock"]
+END = ["Finalize", "Promotion Succeeded"]
+# greeting: dev (follows $LATEST) -> stage -> prod, all on greeting-api
+HAPPY_PATH_ONE_FUNCTION = [*START, *ENVIRONMENT_WITH_NEW_CODE, *NEXT_ENVIRONMENT_SAME_FUNCTION * 2, *END]
+# greeting-envs: stage -> prod, one function each
+HAPPY_PATH_FUNCTION_PER_ENVIRONMENT = [
+    *START,
+    *ENVIRONMENT_WITH_NEW_CODE,
+    *NEXT_ENVIRONMENT_OWN_FUNCTION,
+    *END,
 ]
 
 
@@ -46,26 +57,32 @@ def promoted_by_upload(box: Sandbox, app: str, variant: str, name: str) -> Outco
     return box.follow(arn)
 
 
-def test_an_s3_upload_promotes_the_build_through_stage_to_prod(box: Sandbox) -> None:
+def test_an_s3_upload_promotes_the_build_through_every_environment(box: Sandbox) -> None:
     before = box.aliases("greeting")
 
     outcome = promoted_by_upload(box, "greeting", "v2", name="s3-happy")
 
     assert outcome.status == "SUCCEEDED", outcome.cause
-    assert outcome.state_names == HAPPY_PATH_ALIASES
+    assert outcome.state_names == HAPPY_PATH_ONE_FUNCTION
+    assert box.environments_entered(outcome.execution_arn, "Check Endpoint") == ["dev", "stage", "prod"]
     after = box.aliases("greeting")
+    assert after["dev"] == ("$LATEST", {})  # dev follows $LATEST: never moved
     assert after["stage"] == after["prod"]
     assert int(after["prod"][0]) > int(before["prod"][0])
     assert after["prod"][1] == {}
-    assert box.build_answering("greeting", "stage") == "v2"
-    assert box.build_answering("greeting", "prod") == "v2"
+    for env in ("dev", "stage", "prod"):
+        assert box.build_answering("greeting", env) == "v2", env
     event = box.event_for(outcome.execution_arn)
     assert event["detail-type"] == "Promotion Succeeded"
     assert event["detail"]["source"] == "s3"
-    assert {(a["alias"], a["version"]) for a in event["detail"]["aliases"]} == {
-        ("STAGE", after["stage"][0]),
-        ("PROD", after["prod"][0]),
-    }
+    assert event["detail"]["kind"] == "promotion"
+    assert [
+        (e["name"], e["alias"], e["version"], e["previous"]) for e in event["detail"]["environments"]
+    ] == [
+        ("dev", "DEV", "$LATEST", "$LATEST"),
+        ("stage", "STAGE", after["stage"][0], before["stage"][0]),
+        ("prod", "PROD", after["prod"][0], before["prod"][0]),
+    ]
     assert box.locks() == []
     records = [r for r in history_records(box, "greeting") if r["execution"]["S"] == outcome.execution_arn]
     assert [r["status"]["S"] for r in records] == ["SUCCEEDED"]
@@ -113,8 +130,8 @@ def test_one_function_per_environment_publishes_the_same_bytes_in_both(box: Sand
     outcome = promoted_by_upload(box, "greeting-envs", "v3", name="envs-happy")
 
     assert outcome.status == "SUCCEEDED", outcome.cause
-    for state in ("Deploy Prod Code", "Publish Prod Version", "Update Prod Alias"):
-        assert state in outcome.state_names
+    assert outcome.state_names == HAPPY_PATH_FUNCTION_PER_ENVIRONMENT
+    assert box.environments_entered(outcome.execution_arn, "Deploy Code") == ["stage", "prod"]
     targets = box.functions("greeting-envs")
     after = box.aliases("greeting-envs")
     assert all(after[env][0] != before[env][0] for env in after)
@@ -134,12 +151,7 @@ def test_a_duplicate_delivery_of_the_same_upload_promotes_once(box: Sandbox) -> 
     )
 
     assert first.status == again.status == "SUCCEEDED"
-    assert again.state_names == [
-        "Receive Trigger",
-        "Resolve Request",
-        "Acquire Lock",
-        "Ignore Duplicate Delivery",
-    ]
+    assert again.state_names == [*START, "Ignore Duplicate Delivery"]
     assert box.aliases("greeting") == aliases
     assert box.lambda_.list_versions_by_function(FunctionName="greeting-api")["Versions"] == versions_before
 
@@ -162,11 +174,11 @@ def test_two_deliveries_at_once_promote_once(box: Sandbox) -> None:
 def test_a_second_build_waits_for_the_first_instead_of_interleaving(box: Sandbox, aws: LocalAws) -> None:
     """Two different builds for the same function at once: the second waits in Acquire Lock (PromotionLocked
     retried with backoff), so one promotion's alias moves never interleave with the other's."""
-    aws.faults.slow_update("greeting-api", seconds=60, times=1)  # keep the first one busy for a while
+    aws.faults.slow_update("greeting-api", seconds=300, times=1)  # keep the first one busy for a while
     a = box.upload_build("greeting", "v2", prefix="releases/", name="lock-a")
     b = box.upload_build("greeting", "v3", prefix="releases/", name="lock-b")
     first = box.start_by_hand({"app": "greeting", "artifact": {"key": a.key, "version_id": a.version_id}})
-    box.wait_for_state(first, "Wait For Code Update")
+    box.wait_for_state(first, "Deploy Code")
     second = box.start_by_hand({"app": "greeting", "artifact": {"key": b.key, "version_id": b.version_id}})
 
     results = {}
@@ -192,12 +204,12 @@ def test_a_second_build_waits_for_the_first_instead_of_interleaving(box: Sandbox
 def test_queued_uploads_never_put_an_older_build_over_a_newer_one(box: Sandbox, aws: LocalAws) -> None:
     """Two uploads wait for the lock while a promotion runs; whichever takes the lock first, prod ends on
     the newer upload: the older one either ran before it or ends in Ignore Superseded Upload."""
-    aws.faults.slow_update("greeting-api", seconds=100, times=1)
+    aws.faults.slow_update("greeting-api", seconds=300, times=1)
     holder = box.upload_build("greeting", "v2", prefix="releases/", name="queue-holder")
     first = box.start_by_hand(
         {"app": "greeting", "artifact": {"key": holder.key, "version_id": holder.version_id}}
     )
-    box.wait_for_state(first, "Wait For Code Update")
+    box.wait_for_state(first, "Deploy Code")
     known = box.execution_arns()
     box.upload_build("greeting", "v2", name="queue-older")
     time.sleep(1.1)  # S3 LastModified has one-second precision
