@@ -11,9 +11,9 @@ from botocore.stub import Stubber
 from acquire_lock.app import lambda_handler as acquire_lock
 from promoter import locking
 from promoter.aws import client
-from promoter.exceptions import RollbackIncomplete, TransientAwsError
+from promoter.exceptions import OutcomeNotAnnounced, RollbackIncomplete, TransientAwsError
 from promoter.plan import Plan
-from promoter.store import PromotionsTable
+from promoter.store import PromotionItem, PromotionsTable, promotion_key, to_attributes
 from roll_back.app import lambda_handler as roll_back_handler
 
 from .support import (
@@ -22,8 +22,14 @@ from .support import (
     TABLE,
     LambdaContext,
     World,
+    alias_state,
+    code_sha256,
     load_event,
     mid_promotion,
+    plan_document,
+    promotion_record,
+    record_published,
+    zip_bytes,
 )
 
 pytestmark = [
@@ -34,18 +40,31 @@ pytestmark = [
 
 REQUEST = "REQUEST#greeting#72a048f7b8642e7ae0a35725dad7e33b"
 TESTS_FAILED = load_event("tasks/roll_back")["failures"]
+STARTED_AT = load_event("tasks/roll_back")["started_at"]
+REFUSED = {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
 
 
 def lambda_handler(state: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Roll Back as the ASL invokes it: the execution id, the state name, and the whole execution state."""
-    execution_id = (state.get("plan") or {}).get("execution_id", EXECUTION)
-    return roll_back_handler({"execution_id": execution_id, "state": "Roll Back", "data": state}, context)
+    """Roll Back as the ASL invokes it: the execution, its start, the attempt, the failures and the trigger.
+
+    ``state`` is what the execution state held; only its ``failures`` (and ``execution_id``, ``retry_count``,
+    ``trigger``) reach the task: what to restore comes from the promotion record.
+    """
+    event = {
+        "execution_id": state.get("execution_id", EXECUTION),
+        "started_at": STARTED_AT,
+        "retry_count": state.get("retry_count", 0),
+        "state": "Roll Back",
+        "failures": state.get("failures", {}),
+        "trigger": state.get("trigger"),
+    }
+    return roll_back_handler(event, context)
 
 
 @pytest.fixture
 def promoting(world: World, context: LambdaContext) -> dict[str, Any]:
-    """The state the ASL hands Roll Back after Run Tests failed mid-promotion (see support.mid_promotion)."""
-    state: dict[str, Any] = load_event("tasks/roll_back")["data"]
+    """The execution state after Run Tests failed mid-promotion (see support.mid_promotion)."""
+    state: dict[str, Any] = {"failures": TESTS_FAILED}
     state.update(mid_promotion(world, context))
     return state
 
@@ -89,8 +108,8 @@ def test_aliases_are_restored_exactly_and_the_failure_is_recorded_and_announced(
 @pytest.mark.parametrize(
     ("key", "state_name"),
     [
-        ("UpdateProdAlias", "Update Prod Alias"),
-        ("CheckStageEndpoint", "Check Stage Endpoint"),
+        ("UpdateAlias", "Update Alias"),
+        ("CheckEndpoint", "Check Endpoint"),
         ("GetCodeUpdateStatus", "Get Code Update Status"),
         ("ResolveRequest", "Resolve Request"),
     ],
@@ -123,12 +142,13 @@ def test_rolled_back_request_may_run_again(
 def test_only_this_executions_lock_is_released(
     world: World, promoting: dict[str, Any], context: LambdaContext
 ) -> None:
-    """Given Acquire Lock failed with PromotionLocked (another execution holds the function), when this
-    execution rolls back, then the other's lock stays, the other's request is not marked FAILED, and no
-    alias changes (there was no snapshot)."""
+    """Given Acquire Lock failed with PromotionLocked (another execution holds the function, so this one has
+    no promotion record), when this execution rolls back (and the step is retried), then the other's lock
+    stays, the other's request is not marked FAILED, no alias changes, and "Promotion Failed" is sent once,
+    with app None."""
     holder = Plan.model_validate(promoting["plan"])
     state = {
-        "plan": {**promoting["plan"], "execution_id": OTHER_EXECUTION},
+        "execution_id": OTHER_EXECUTION,
         "failures": {"AcquireLock": {"Error": "PromotionLocked", "Cause": "held"}},
     }
 
@@ -144,8 +164,10 @@ def test_only_this_executions_lock_is_released(
     assert result["lock_released"] is False
     assert (result["restored"], result["unchanged"]) == ([], [])
     assert world.alias("greeting-api", "STAGE") == ("3", {})
+    lambda_handler({**state, "retry_count": 1}, context)
     [event] = world.emitted_events()
     assert (event["detail"]["execution"], event["detail"]["error"]) == (OTHER_EXECUTION, "PromotionLocked")
+    assert event["detail"]["app"] is None
 
 
 def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaContext) -> None:
@@ -156,6 +178,7 @@ def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaCon
     trigger = {"app": "greeting", "artifact": {"key": "artifacts/greeting/build-42.tar.gz"}}
     cause = json.dumps({"errorType": "InvalidRequest", "errorMessage": "artifact.key: must name a .zip"})
     state = {"trigger": trigger, "failures": {"ResolveRequest": {"Error": "InvalidRequest", "Cause": cause}}}
+    assert promotion_record(world) is None
 
     result = lambda_handler(state, context)
 
@@ -199,7 +222,10 @@ def test_a_transient_error_while_restoring_is_retried_before_anything_is_release
     """Given GetAlias is throttled while restoring, when rolled back, then TransientAwsError (the ASL
     retries the whole roll back), and nothing was released, recorded or announced yet.
     Stubber: moto never throttles."""
+    version = world.lambda_.get_function_configuration(FunctionName="greeting-api", Qualifier="3")
+    version.pop("ResponseMetadata")
     with Stubber(client("lambda")) as stub:
+        stub.add_response("get_function_configuration", version)  # moto's own answer: version 3 is ours
         stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
         stub.add_client_error("get_alias", "ThrottlingException", http_status_code=429)
         with pytest.raises(TransientAwsError):
@@ -234,7 +260,7 @@ def test_a_plan_or_lock_from_another_execution_is_not_acted_on(
     """Given a state whose plan and lock name another execution, when rolled back as this one, then no alias
     is touched and that execution's lock is not released."""
     result = roll_back_handler(
-        {"execution_id": OTHER_EXECUTION, "state": "Roll Back", "data": promoting}, context
+        {**promoting, "execution_id": OTHER_EXECUTION, "started_at": STARTED_AT}, context
     )
 
     assert world.alias("greeting-api", "STAGE") == ("3", {})
@@ -242,19 +268,47 @@ def test_a_plan_or_lock_from_another_execution_is_not_acted_on(
     assert (result["restored"], result["lock_released"]) == ([], False)
 
 
+def test_a_forged_state_is_not_read(world: World, promoting: dict[str, Any], context: LambdaContext) -> None:
+    """Given an execution state whose plan, lock snapshot and version were shaped by a caller (STAGE "was" on
+    1, PROD "was" on 3), when rolled back, then only the failures are read: STAGE goes back to its recorded
+    snapshot (2 with 25% on 1), PROD is untouched, and the event names the recorded plan's app."""
+    forged = {
+        "plan": {**promoting["plan"], "app": "someone-else"},
+        "lock": {
+            "snapshot": [alias_state("greeting-api", "STAGE", "1"), alias_state("greeting-api", "PROD", "3")]
+        },
+        "version": {**promoting["version"], "version": "1"},
+        "snapshot": [alias_state("greeting-api", "PROD", "3")],
+        "failures": TESTS_FAILED,
+    }
+
+    result = roll_back_handler(
+        {**forged, "execution_id": EXECUTION, "started_at": STARTED_AT, "state": "Roll Back"}, context
+    )
+
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    assert world.alias("greeting-api", "PROD") == ("1", {})
+    assert [a["alias"] for a in result["restored"]] == ["STAGE"]
+    [event] = world.emitted_events()
+    assert event["detail"]["app"] == "greeting"
+
+
 def test_second_roll_back_changes_nothing(
     world: World, promoting: dict[str, Any], context: LambdaContext
 ) -> None:
     """Given a roll back already ran (the step is retried), when rolled back again, then every alias is
-    reported unchanged and none is written."""
+    reported unchanged and none is written, "Promotion Failed" is not sent again and the history record is
+    written once (same sort key)."""
     lambda_handler(promoting, context)
     revision = world.lambda_.get_alias(FunctionName="greeting-api", Name="STAGE")["RevisionId"]
 
-    again = lambda_handler(promoting, context)
+    again = lambda_handler({**promoting, "retry_count": 1}, context)
 
     assert again["restored"] == []
     assert len(again["unchanged"]) == 2
     assert world.lambda_.get_alias(FunctionName="greeting-api", Name="STAGE")["RevisionId"] == revision
+    assert [e["detail-type"] for e in world.emitted_events()] == ["Promotion Failed"]
+    assert len(world.history("greeting")) == 1
 
 
 def test_roll_back_with_a_finished_request_of_another_owner_keeps_its_status(
@@ -262,13 +316,118 @@ def test_roll_back_with_a_finished_request_of_another_owner_keeps_its_status(
 ) -> None:
     """Given the request record belongs to another execution that succeeded, when this one rolls back, then
     that record stays SUCCEEDED (only the owner marks it)."""
+    table = PromotionsTable(world.dynamodb, TABLE)
     plan = Plan.model_validate(promoting["plan"])
-    locking.finish(PromotionsTable(world.dynamodb, TABLE), plan, "SUCCEEDED", {})
-    locking.release(PromotionsTable(world.dynamodb, TABLE), plan)
-    state = {**promoting, "plan": {**promoting["plan"], "execution_id": OTHER_EXECUTION}}
+    locking.finish(table, plan, "SUCCEEDED", {}, STARTED_AT)
+    locking.release(table, plan)
+    other = {**promoting["plan"], "execution_id": OTHER_EXECUTION}
+    table.append(PromotionItem(execution=OTHER_EXECUTION, app="greeting", plan=other), "PutItem promotion")
 
-    lambda_handler(state, context)
+    lambda_handler({**promoting, "execution_id": OTHER_EXECUTION}, context)
 
     request = world.item(REQUEST, "REQUEST")
     assert request is not None
     assert (request["status"]["S"], request["owner"]["S"]) == ("SUCCEEDED", EXECUTION)
+
+
+# --- which versions are this execution's ------------------------------------------------------------------
+
+
+@pytest.fixture
+def canary(world: World, context: LambdaContext) -> dict[str, Any]:
+    """greeting-api versions 1 and 2; STAGE and PROD on 1 when this execution took its locks, then it
+    published version 2 (recorded with its CodeSha256). Returns the plan."""
+    world.table()
+    world.capture_events()
+    world.create_function("greeting-api", "v1")
+    world.publish("greeting-api")
+    world.publish("greeting-api", "v2")
+    world.create_alias("greeting-api", "STAGE", "1")
+    world.create_alias("greeting-api", "PROD", "1")
+    version_id, _ = world.put_artifact("artifacts/greeting/build-42.zip", zip_bytes("v2"))
+    plan = plan_document(version_id=version_id)
+    acquire_lock({"plan": plan}, context)
+    sample = load_event("tasks/run_tests")["version"]
+    record_published(plan, {**sample, "version": "2", "code_sha256": code_sha256(zip_bytes("v2"))})
+    return plan
+
+
+def test_weighted_routing_to_this_executions_version_is_restored_exactly(
+    world: World, canary: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given PROD on version 1 with 10% routed to version 2, this execution's published version, when rolled
+    back, then PROD is exactly as in the snapshot again: on 1, no weights."""
+    world.lambda_.update_alias(
+        FunctionName="greeting-api",
+        Name="PROD",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+    )
+
+    result = lambda_handler({"failures": TESTS_FAILED}, context)
+
+    assert world.alias("greeting-api", "PROD") == ("1", {})
+    assert [a["alias"] for a in result["restored"]] == ["PROD"]
+    assert [a["alias"] for a in result["unchanged"]] == ["STAGE"]
+
+
+def test_a_version_whose_code_changed_is_not_this_executions(
+    world: World, canary: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given STAGE moved to version 2 but the record says this execution published 2 with other code (its
+    CodeSha256 no longer matches), when rolled back, then STAGE is left on 2 and reported as changed by
+    someone else."""
+    world.dynamodb.update_item(
+        TableName=TABLE,
+        Key=to_attributes(promotion_key(EXECUTION)),
+        UpdateExpression="SET published[0].code_sha256 = :other",
+        ExpressionAttributeValues={":other": {"S": code_sha256(zip_bytes("other code"))}},
+    )
+    world.lambda_.update_alias(FunctionName="greeting-api", Name="STAGE", FunctionVersion="2")
+
+    result = lambda_handler({"failures": TESTS_FAILED}, context)
+
+    assert world.alias("greeting-api", "STAGE") == ("2", {})
+    assert result["restored"] == []
+    assert [r.split(" ")[0] for r in result["changed_by_others"]] == ["greeting-api:STAGE"]
+
+
+# --- the outcome event ------------------------------------------------------------------------------------
+
+
+def test_a_refused_event_is_retried_after_the_aliases_are_restored(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given EventBridge refuses "Promotion Failed" on the first attempt, when rolled back, then STAGE is
+    already restored but OutcomeNotAnnounced is raised with the lock still held and no history; the retry
+    then announces once, records and releases. Stubber: moto always accepts the event."""
+    with Stubber(client("events")) as stub:
+        stub.add_response("put_events", REFUSED)
+        with pytest.raises(OutcomeNotAnnounced):
+            lambda_handler(promoting, context)
+
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    assert world.item("LOCK#greeting-api", "LOCK") is not None
+    assert world.history("greeting") == []
+
+    lambda_handler({**promoting, "retry_count": 1}, context)
+
+    assert [e["detail-type"] for e in world.emitted_events()] == ["Promotion Failed"]
+    assert len(world.history("greeting")) == 1
+    assert world.item("LOCK#greeting-api", "LOCK") is None
+
+
+def test_on_the_last_attempt_a_refused_event_is_kept_with_the_history(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given EventBridge refuses "Promotion Failed" on Roll Back's last attempt (retry_count 6), when rolled
+    back, then the failure is recorded with the event as undelivered_event and the lock is released."""
+    with Stubber(client("events")) as stub:
+        stub.add_response("put_events", REFUSED)
+        result = lambda_handler({**promoting, "retry_count": 6}, context)
+
+    assert result["lock_released"] is True
+    [history] = world.history("greeting")
+    assert history["status"]["S"] == "FAILED"
+    assert '"detail-type": "Promotion Failed"' in history["undelivered_event"]["S"]
+    assert world.emitted_events() == []
