@@ -19,13 +19,17 @@ from .support import EXECUTION, LambdaContext, World, mid_promotion
 pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 
 
-def status_change(status: str = "ABORTED") -> dict[str, Any]:
+STARTED = datetime(2026, 11, 22, 10, 15, 31, 245000, tzinfo=UTC)
+OTHER = EXECUTION + "-other"
+
+
+def status_change(status: str = "ABORTED", execution: str = EXECUTION) -> dict[str, Any]:
     return {
         "version": "0",
         "source": "aws.states",
         "detail-type": "Step Functions Execution Status Change",
-        "resources": [EXECUTION],
-        "detail": {"executionArn": EXECUTION, "status": status, "name": EXECUTION.rsplit(":", 1)[-1]},
+        "resources": [execution],
+        "detail": {"executionArn": execution, "status": status, "name": execution.rsplit(":", 1)[-1]},
     }
 
 
@@ -50,12 +54,23 @@ def mid_promotion_state(world: World, context: LambdaContext) -> dict[str, Any]:
 
 
 def recover(
-    entered: list[tuple[str, dict[str, Any]]], context: LambdaContext, status: str = "ABORTED"
+    entered: list[tuple[str, dict[str, Any]]],
+    context: LambdaContext,
+    status: str = "ABORTED",
+    execution: str = EXECUTION,
 ) -> Any:
     """Stubber: moto's Step Functions without its execution engine keeps no real history."""
+    described = {
+        "executionArn": execution,
+        "stateMachineArn": execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:"),
+        "status": status,
+        "startDate": STARTED,
+    }
     with Stubber(client("stepfunctions")) as stub:
-        stub.add_response("get_execution_history", history(*entered), {"executionArn": EXECUTION})
-        return lambda_handler(status_change(status), context)
+        stub.add_response("get_execution_history", history(*entered), {"executionArn": execution})
+        if not (status == "FAILED" and entered and entered[-1][0] == "Promotion Failed"):
+            stub.add_response("describe_execution", described, {"executionArn": execution})
+        return lambda_handler(status_change(status, execution), context)
 
 
 def test_a_stopped_promotion_is_rolled_back_and_announced(
@@ -63,7 +78,7 @@ def test_a_stopped_promotion_is_rolled_back_and_announced(
 ) -> None:
     """Given an execution stopped while checking the stage endpoint, when recovered, then STAGE is back on 2
     with its weights, the lock is released, and "Promotion Failed" names the state and ExecutionAborted."""
-    result = recover([("Receive Trigger", {}), ("Check Stage Endpoint", mid_promotion)], context)
+    result = recover([("Resolve Request", {}), ("Check Endpoint", mid_promotion)], context)
 
     assert result["rolled_back"] is True
     assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
@@ -74,9 +89,11 @@ def test_a_stopped_promotion_is_rolled_back_and_announced(
     assert int(fence["expires_at"]["N"]) <= time.time() + FENCE_SECONDS
     [event] = world.emitted_events()
     assert (event["detail"]["failed_state"], event["detail"]["error"]) == (
-        "Check Stage Endpoint",
+        "Check Endpoint",
         "ExecutionAborted",
     )
+    [history_item] = world.history("greeting")
+    assert history_item["sk"]["S"] == "2026-11-22T10:15:31.245Z#3f1c9a2e-0d5b-4a61-9c3e-2b7d8e6f1a90"
 
 
 def test_a_timed_out_promotion_says_so(
@@ -89,16 +106,20 @@ def test_a_timed_out_promotion_says_so(
     assert "timed out while in Run Tests" in event["detail"]["cause"]
 
 
-def test_stopped_before_a_plan_existed_changes_nothing(world: World, context: LambdaContext) -> None:
+def test_stopped_before_a_plan_existed_changes_nothing_and_says_so(
+    world: World, context: LambdaContext
+) -> None:
+    """Given an execution stopped in Resolve Request (no promotion record), when recovered, then nothing is
+    restored or recorded, and "Promotion Failed" is announced once with app None (the execution failed)."""
     world.table()
     world.capture_events()
 
-    result = recover(
-        [("Receive Trigger", {"app": "greeting"}), ("Resolve Request", {"trigger": {}})], context
-    )
+    result = recover([("Resolve Request", {"input": {"app": "greeting"}})], context)
 
-    assert result == {"execution": EXECUTION, "rolled_back": False}
-    assert world.emitted_events() == []
+    assert (result["rolled_back"], result["restored"], result["lock_released"]) == (True, [], False)
+    assert world.history("greeting") == []
+    [event] = world.emitted_events()
+    assert (event["detail"]["app"], event["detail"]["error"]) == (None, "ExecutionAborted")
 
 
 def test_stopped_in_finalize_only_releases_the_locks(
@@ -116,11 +137,12 @@ def test_stopped_in_finalize_only_releases_the_locks(
 def test_a_state_naming_another_execution_is_not_acted_on(
     world: World, mid_promotion: dict[str, Any], context: LambdaContext
 ) -> None:
-    other = {**mid_promotion, "plan": {**mid_promotion["plan"], "execution_id": EXECUTION + "-other"}}
+    """Given another execution, without a promotion record, stopped with a state that carries this
+    execution's plan, when recovered, then this execution's aliases and lock are untouched (only the record
+    of the stopped execution is read)."""
+    result = recover([("Check Endpoint", mid_promotion)], context, execution=OTHER)
 
-    result = recover([("Check Stage Endpoint", other)], context)
-
-    assert result["rolled_back"] is False
+    assert result["restored"] == []
     assert world.alias("greeting-api", "STAGE") == ("3", {})
     assert world.item("LOCK#greeting-api", "LOCK") is not None
 
@@ -158,7 +180,7 @@ def test_a_failed_roll_back_gets_a_second_attempt_with_the_original_failure(
 def test_stopped_in_a_choice_state_names_it_exactly(
     world: World, mid_promotion: dict[str, Any], context: LambdaContext
 ) -> None:
-    recover([("Is Prod A Separate Function?", mid_promotion)], context)
+    recover([("Is There Another Environment?", mid_promotion)], context)
 
     [event] = world.emitted_events()
-    assert event["detail"]["failed_state"] == "Is Prod A Separate Function?"
+    assert event["detail"]["failed_state"] == "Is There Another Environment?"
