@@ -288,7 +288,7 @@ def test_a_choice_rule_with_two_operators_fails(definition: Definition) -> None:
 
 
 def test_a_choice_rule_with_a_bad_operand_fails(definition: Definition) -> None:
-    states(definition)["Is Prod A Separate Function?"]["Choices"][0]["BooleanEquals"] = "true"
+    states(definition)["Is There Another Environment?"]["Choices"][0]["BooleanEquals"] = "true"
     assert_problem(lint(definition), "Choices[0]: 'BooleanEquals' must be true or false")
 
 
@@ -421,17 +421,16 @@ def test_lambda_and_states_errors_need_no_class(definition: Definition) -> None:
 
 
 def test_a_catch_all_result_path_must_name_the_state(definition: Definition) -> None:
-    states(definition)["Update Stage Alias"]["Catch"][0]["ResultPath"] = "$.error"
+    states(definition)["Update Alias"]["Catch"][0]["ResultPath"] = "$.error"
     assert_problem(
         lint(definition),
-        "state 'Update Stage Alias': the States.ALL Catch needs ResultPath '$.failures.UpdateStageAlias', "
-        "not '$.error'",
+        "state 'Update Alias': the States.ALL Catch needs ResultPath '$.failures.UpdateAlias', not '$.error'",
     )
 
 
 def test_a_catch_all_result_path_of_another_state_fails(definition: Definition) -> None:
-    states(definition)["Publish Prod Version"]["Catch"][0]["ResultPath"] = "$.failures.PublishVersion"
-    assert_problem(lint(definition), "needs ResultPath '$.failures.PublishProdVersion'")
+    states(definition)["Publish Version"]["Catch"][0]["ResultPath"] = "$.failures.DeployCode"
+    assert_problem(lint(definition), "needs ResultPath '$.failures.PublishVersion'")
 
 
 def test_a_task_without_catch_all_fails(definition: Definition) -> None:
@@ -447,10 +446,10 @@ def test_a_catch_all_must_go_to_roll_back(definition: Definition) -> None:
 
 
 def test_a_task_name_roll_back_cannot_read_back_fails(definition: Definition) -> None:
-    state = states(definition).pop("Check Stage Endpoint")
+    state = states(definition).pop("Check Endpoint")
     state["Catch"][0]["ResultPath"] = "$.failures.CheckAPIEndpoint"
     states(definition)["Check API Endpoint"] = state
-    states(definition)["Update Stage Alias"]["Next"] = "Check API Endpoint"
+    states(definition)["Update Alias"]["Next"] = "Check API Endpoint"
     assert_problem(
         lint(definition), "would read the failure key 'CheckAPIEndpoint' back as 'Check APIEndpoint'"
     )
