@@ -38,6 +38,7 @@ def greeting(world: World) -> tuple[str, str]:
     version = world.publish("greeting-api")
     world.create_alias("greeting-api", "STAGE", version)
     world.create_alias("greeting-api", "PROD", version)
+    world.create_alias("greeting-api", "DEV", "$LATEST")
     world.create_function("greeting-api-tests")
     world.put_config("greeting", config_document())
     return world.put_artifact(KEY, zip_bytes("build 42"))
@@ -92,13 +93,13 @@ def test_three_trigger_shapes_resolve_to_the_same_plan(
         assert plan["artifact"] == expected_artifact
         assert plan["app"] == "greeting"
         assert plan["execution_id"] == EXECUTION
-        assert plan["separate_prod_function"] is False
-        assert plan["config"]["stage"] == {**plans["s3"]["config"]["stage"]}
+        assert (plan["kind"], plan["dry_run"]) == ("promotion", False)
+        assert [step["name"] for step in plan["environments"]] == ["dev", "stage", "prod"]
     assert len({p["request_id"] for p in plans.values()}) == 1
     assert len({repr(p["config"]) for p in plans.values()}) == 1
-    assert plans["manual"]["reason"] == "hotfix promoted by hand"
+    assert plans["manual"]["reason"] == "promoted by hand"
     assert plans["event"]["reason"] == "release 2026.11.22 approved in the change board"
-    assert plans["s3"]["reason"] is None
+    assert "reason" not in plans["s3"]  # null fields are left out of the state
 
 
 def test_manual_start_pins_the_version_that_is_current_now(
@@ -160,9 +161,9 @@ def test_build_under_the_release_prefix_is_resolved_on_request(
     )
 
 
-def test_separate_prod_function_config_is_resolved(world: World, context: LambdaContext) -> None:
+def test_a_config_with_a_function_per_environment_is_resolved(world: World, context: LambdaContext) -> None:
     """Given the per-environment config (two functions, test events), when a build is resolved, then the plan
-    says prod is a separate function and carries the test events."""
+    deploys to each function once, at its first environment, and carries the test events."""
     for name in ("greeting-envs-stage", "greeting-envs-prod"):
         world.create_function(name)
         world.create_alias(name, "live", world.publish(name))
@@ -173,8 +174,11 @@ def test_separate_prod_function_config_is_resolved(world: World, context: Lambda
         {"app": "greeting-envs", "artifact": {"key": "artifacts/greeting-envs/build-1.zip"}}, context
     )
 
-    assert plan["separate_prod_function"] is True
-    assert [e["name"] for e in plan["config"]["tests"]["events"]] == ["greets by name"]
+    assert [(s["name"], s["function_name"], s["deploy"], s["last"]) for s in plan["environments"]] == [
+        ("stage", "greeting-envs-stage", True, False),
+        ("prod", "greeting-envs-prod", True, True),
+    ]
+    assert [e["name"] for e in plan["config"]["environments"][1]["tests"]["events"]] == ["greets by name"]
 
 
 # --- InvalidRequest: the trigger is not something this stack acts on --------------------------------------
@@ -219,9 +223,11 @@ BAD_TRIGGERS = [
     pytest.param(_s3_bucket(""), "detail.bucket.name", id="s3-missing-bucket"),
     pytest.param(_requested(detail="greeting"), "detail", id="detail-not-an-object"),
     pytest.param(_requested_detail(artifact={"key": KEY}), "detail.app", id="event-missing-app"),
-    pytest.param(_requested_detail(app="greeting"), "detail.artifact", id="event-missing-artifact"),
+    pytest.param(
+        _requested_detail(app="greeting"), "detail.(whole document)", id="event-neither-artifact-nor-rollback"
+    ),
     pytest.param({"artifact": {"key": KEY}}, "app", id="manual-missing-app"),
-    pytest.param({"app": "greeting"}, "artifact", id="manual-missing-artifact"),
+    pytest.param({"app": "greeting"}, "(whole document)", id="manual-neither-artifact-nor-rollback"),
     pytest.param({"app": "greeting", "artifact": {}}, "artifact.key", id="manual-missing-key"),
     pytest.param(
         {"app": "greeting", "artifact": {"key": "artifacts/greeting/b.jar"}},
@@ -276,38 +282,81 @@ def test_task_input_without_execution_id_is_an_invalid_request(context: LambdaCo
 # --- InvalidConfig / ConfigNotFound -------------------------------------------------------------------------
 
 
-def _without(document: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k != key}
+def _environment(index: int, **changes: Any) -> dict[str, Any]:
+    """The sample config with environment ``index``'s fields changed (``None`` removes a field)."""
+    document = config_document()
+    env = {**document["environments"][index], **changes}
+    document["environments"][index] = {k: v for k, v in env.items() if v is not None}
+    return document
 
+
+def _environments(*environments: dict[str, Any]) -> dict[str, Any]:
+    return config_document(environments=list(environments))
+
+
+def _env(
+    name: str, function_name: str = "greeting-api", alias: str | None = None, **more: Any
+) -> dict[str, Any]:
+    return {"name": name, "function_name": function_name, "alias": alias or name.upper(), **more}
+
+
+STAGE_CHECK = "https://x.example/stage"
 
 BAD_CONFIGS = [
-    pytest.param('{"app": "greeting", "stage": ', "(document)", "not valid JSON", id="bad-json"),
-    pytest.param(_without(config_document(), "tests"), "tests", "Field required", id="missing-tests"),
+    pytest.param('{"app": "greeting", "environments": ', "(document)", "not valid JSON", id="bad-json"),
+    pytest.param(config_document(environments=None), "environments", "valid list", id="missing-environments"),
+    pytest.param(config_document(environments=[]), "environments", "at least 1 item", id="no-environments"),
     pytest.param(
-        config_document(stage={"function_name": "payments-api", "alias": "STAGE"}),
-        "stage.function_name",
-        "outside this stack's TargetFunctionPrefix 'greeting'",
-        id="stage-outside-prefix",
+        _environments(*(_env(f"env{i}") for i in range(11))),
+        "environments",
+        "at most 10 items",
+        id="eleven-environments",
     ),
     pytest.param(
-        config_document(tests={"function_name": "other-tests"}),
-        "tests.function_name",
+        _environments(_env("stage"), _env("Stage", alias="OTHER")),
+        "environments.1.name",
+        "'Stage' is used by an earlier environment",
+        id="duplicate-name",
+    ),
+    pytest.param(
+        _environments(_env("stage", alias="LIVE"), _env("prod", alias="LIVE")),
+        "environments.1.alias",
+        "'greeting-api:LIVE' is an earlier environment's",
+        id="duplicate-function-alias",
+    ),
+    pytest.param(
+        _environments(_env("dev"), _env("stage", "greeting-api-stage"), _env("prod")),
+        "environments.2.function_name",
+        "the environments of one function must be consecutive",
+        id="function-not-consecutive",
+    ),
+    pytest.param(
+        _environments(_env("stage"), _env("prod", follows_latest=True)),
+        "environments.1.follows_latest",
+        "only the first environment of 'greeting-api' can follow $LATEST",
+        id="follows-latest-not-first",
+    ),
+    pytest.param(
+        _environment(2, function_name="payments-api"),
+        "environments.2.function_name",
+        "outside this stack's TargetFunctionPrefix 'greeting'",
+        id="environment-outside-prefix",
+    ),
+    pytest.param(
+        _environment(1, tests={"function_name": "other-tests"}),
+        "environments.1.tests.function_name",
         "outside this stack's TargetFunctionPrefix",
         id="tests-outside-prefix",
     ),
     pytest.param(
-        config_document(prod={"function_name": "greeting-api", "alias": "STAGE"}),
-        "(whole document)",
-        "stage and prod name the same function alias",
-        id="same-alias-twice",
-    ),
-    pytest.param(
-        config_document(tests={"function_name": "greeting-api-tests", "events": [{"name": "x"}]}),
-        "tests",
+        _environment(1, tests={"function_name": "greeting-api-tests", "events": [{"name": "x"}]}),
+        "environments.1.tests",
         "either 'function_name'",
         id="tests-both-kinds",
     ),
-    pytest.param(config_document(tests={}), "tests", "either 'function_name'", id="tests-neither-kind"),
+    pytest.param(
+        _environment(1, tests={}), "environments.1.tests", "either 'function_name'", id="tests-neither"
+    ),
     pytest.param(
         config_document(app="greeting-envs"), "app", "stored for 'greeting'", id="config-for-another-app"
     ),
@@ -315,38 +364,20 @@ BAD_CONFIGS = [
         config_document(lock_timeout_seconds=5), "lock_timeout_seconds", "greater than", id="lock-too-short"
     ),
     pytest.param(
-        config_document(
-            stage={
-                "function_name": "greeting-api",
-                "alias": "STAGE",
-                "checks": [{"url": "https://x.example/stage", "headers": {"x-api-key": "s3cr3t"}}],
-            }
-        ),
-        "stage.checks.0.headers",
+        _environment(1, checks=[{"url": STAGE_CHECK, "headers": {"x-api-key": "s3cr3t"}}]),
+        "environments.1.checks.0.headers",
         "carries a credential",
         id="secret-header",
     ),
     pytest.param(
-        config_document(
-            stage={
-                "function_name": "greeting-api",
-                "alias": "STAGE",
-                "checks": [{"url": "https://x.example/a b"}],
-            }
-        ),
-        "stage.checks.0.url",
+        _environment(1, checks=[{"url": "https://x.example/a b"}]),
+        "environments.1.checks.0.url",
         "should match pattern",
         id="url-with-space",
     ),
     pytest.param(
-        config_document(
-            stage={
-                "function_name": "greeting-api",
-                "alias": "STAGE",
-                "checks": [{"url": "https://<api-id>.execute-api.<region>.amazonaws.com/stage/hello"}],
-            }
-        ),
-        "stage.checks.0.url",
+        _environment(1, checks=[{"url": "https://<api-id>.execute-api.<region>.amazonaws.com/stage/hello"}]),
+        "environments.1.checks.0.url",
         "still has a <placeholder>",
         id="placeholder-url",
     ),
@@ -357,16 +388,16 @@ BAD_CONFIGS = [
         id="config-too-large",
     ),
     pytest.param(
-        config_document(
-            stage={
-                "function_name": "greeting-api",
-                "alias": "STAGE",
-                "checks": [{"url": "https://x.example/stage", "max_latency_ms": 30000, "attempts": 5}],
-            }
-        ),
-        "stage",
+        _environment(1, checks=[{"url": STAGE_CHECK, "max_latency_ms": 30000, "attempts": 5}]),
+        "environments.1",
         "more than the 170 s a Check Endpoint task may run",
         id="checks-outlast-the-task",
+    ),
+    pytest.param(
+        {**config_document(), "stage": {"function_name": "greeting-api", "alias": "STAGE"}},
+        "stage",
+        "Extra inputs are not permitted",
+        id="old-stage-prod-shape",
     ),
 ]
 
@@ -444,10 +475,13 @@ def test_missing_test_function_is_target_not_found(world: World, context: Lambda
     world.create_function("greeting-api")
     world.create_alias("greeting-api", "STAGE", world.publish("greeting-api"))
     world.create_alias("greeting-api", "PROD", "1")
+    world.create_alias("greeting-api", "DEV", "$LATEST")
     world.put_config("greeting", config_document())
     world.put_artifact(KEY, zip_bytes("build 42"))
 
-    with pytest.raises(TargetNotFound, match=r"tests\.function_name 'greeting-api-tests' does not exist"):
+    with pytest.raises(
+        TargetNotFound, match=r"environments\.1\.tests\.function_name 'greeting-api-tests' does not exist"
+    ):
         resolve(load_event("manual_start"), context)
 
 
@@ -455,11 +489,12 @@ def test_missing_alias_is_target_not_found(world: World, context: LambdaContext)
     """Given a target function without the PROD alias, when resolved, then TargetNotFound names the alias."""
     world.create_function("greeting-api")
     world.create_alias("greeting-api", "STAGE", world.publish("greeting-api"))
+    world.create_alias("greeting-api", "DEV", "$LATEST")
     world.create_function("greeting-api-tests")
     world.put_config("greeting", config_document())
     world.put_artifact(KEY, zip_bytes("build 42"))
 
-    with pytest.raises(TargetNotFound, match=r"prod\.alias 'greeting-api:PROD' does not exist"):
+    with pytest.raises(TargetNotFound, match=r"environment prod: alias 'greeting-api:PROD' does not exist"):
         resolve(load_event("manual_start"), context)
 
 
