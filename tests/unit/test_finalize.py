@@ -138,8 +138,8 @@ def test_on_the_last_attempt_a_refused_event_is_kept_with_the_history(
     world: World, locked: dict[str, Any], context: LambdaContext
 ) -> None:
     """Given EventBridge refuses the event on Finalize's last attempt (retry_count 3), when finalized, then
-    the promotion is still recorded and released, the event is kept as undelivered_event in the history record,
-    and the answer says it was not delivered."""
+    the promotion is still recorded and released, the event is kept as undelivered_event in the history
+    record, and the answer says it was not delivered."""
     with refused_put_events():
         detail = lambda_handler({**locked, "retry_count": 3}, context)
 
