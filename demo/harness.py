@@ -7,6 +7,8 @@ Gateway stage URLs. Nothing here calls a task handler directly.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 import urllib.error
@@ -376,6 +378,16 @@ class Sandbox:
         """The function's published version numbers, oldest first."""
         listed = self.lambda_.list_versions_by_function(FunctionName=function_name)["Versions"]
         return sorted((v["Version"] for v in listed if v["Version"] != "$LATEST"), key=int)
+
+    def fresh_variant(self, app: str, function_name: str, variants: tuple[str, ...] = ("v2", "v3")) -> str:
+        """A build variant whose bytes differ from the function's latest version: promoting it publishes
+        the next version number (Lambda reuses only the latest version for unchanged code)."""
+        versions = self.versions(function_name)
+        latest = self.code_sha256(function_name, versions[-1]) if versions else None
+        for variant in variants:
+            if base64.b64encode(hashlib.sha256(build_zip(app, variant)).digest()).decode() != latest:
+                return variant
+        raise ValueError(f"every one of {variants} has the bytes of {function_name}'s latest version")
 
     def locks(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table).get("Items", [])

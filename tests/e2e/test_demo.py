@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 
 def test_every_demo_scenario_ends_as_announced() -> None:
     """Given a fresh local AWS, when the demo runs all its scenarios, then each one ends as it announced
-    (the demo checks execution status, failed state, aliases, stage/prod answers and emitted events itself
-    and exits 1 on any difference)."""
+    (the demo checks execution status, failed state, every environment's alias, what each stage URL answers
+    and the emitted events itself, and exits 1 on any difference)."""
     result = subprocess.run(
         [sys.executable, "-m", "demo", "--no-color"],
         cwd=ROOT,
@@ -26,17 +26,23 @@ def test_every_demo_scenario_ends_as_announced() -> None:
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "8 of 8 scenarios as announced" in result.stdout
+    assert "14 of 14 scenarios as announced" in result.stdout
     for scenario in (
-        "[1] A good build is uploaded to S3",
+        "[1] A good build goes through every environment of greeting",
         "[2] A build that fails its tests is uploaded",
-        "[3] A build whose stage endpoint is broken is uploaded",
-        "[4] A release is promoted by the custom EventBridge event",
-        "[5] A person promotes v2 again by hand (StartExecution)",
-        "[6] The S3 event of scenario 1 arrives twice",
-        "[7] One function per environment",
-        "[8] A promotion is stopped by hand halfway",
+        "[3] A build whose endpoint is broken is uploaded",
+        "[4] The prod check fails (third environment)",
+        "[5] A release is promoted by the custom EventBridge event",
+        "[6] A hotfix goes straight to prod",
+        "[7] Prod is rolled back to the previous version",
+        "[8] A rollback whose check fails",
+        "[9] A feature-branch build is uploaded",
+        "[10] A dry run",
+        "[11] PROD routes 10% to this execution's version when its tests fail",
+        "[12] The S3 event of scenario 1 arrives twice",
+        "[13] One function per environment",
+        "[14] A promotion is stopped by hand halfway",
     ):
         assert f"ok  {scenario}" in result.stdout, scenario
     assert "✗ Run Tests" in result.stdout
-    assert "✗ Check Stage Endpoint" in result.stdout
+    assert "✗ Check Endpoint" in result.stdout
