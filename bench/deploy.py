@@ -87,10 +87,14 @@ def _app_from_stack(aws: LocalAws, app: str, stack: Any) -> App:
     api = stack.outputs["ApiId"]
     stage_url, prod_url = aws.stage_url(api, "stage"), aws.stage_url(api, "prod")
     name, tests = stack.outputs["FunctionName"], stack.outputs["TestsFunctionName"]
-    config = promotion_config("greeting", stage_url, prod_url)
+    stage_urls = {stage: aws.stage_url(api, stage) for stage in ("dev", "stage", "prod")}
+    config = promotion_config("greeting", stage_urls)
     config["app"] = app
-    config["stage"]["function_name"] = config["prod"]["function_name"] = name
-    config["tests"] = {"function_name": tests}
+    # stage (tested) -> prod on this copy's function: the route the direct sequence reproduces
+    config["environments"] = [env for env in config["environments"] if env["name"] in {"stage", "prod"}]
+    for env in config["environments"]:
+        env["function_name"] = name
+    config["environments"][0]["tests"] = {"function_name": tests}
     return App(
         app, name, tests, stage_url, prod_url, config, memory_sizes(GREETING_TEMPLATE, stack.resources)
     )

@@ -60,7 +60,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "rollback: stage endpoint fails",
         "broken-endpoint",
-        "FAILED at Check Stage Endpoint",
+        "FAILED at Check Endpoint",
         "stage check failed, STAGE put back",
     ),
 )
@@ -249,8 +249,9 @@ def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Bu
 
 
 def _stage_check_passes(app: App) -> bool:
-    """The config's stage checks, as plain HTTP requests (what Check Stage Endpoint does)."""
-    for check in app.config["stage"]["checks"]:
+    """The config's stage checks, as plain HTTP requests (what Check Endpoint does for stage)."""
+    stage = next(env for env in app.config["environments"] if env["name"] == "stage")
+    for check in stage["checks"]:
         request = urllib.request.Request(check["url"], method=check.get("method", "GET"))
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
