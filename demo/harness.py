@@ -379,15 +379,20 @@ class Sandbox:
         listed = self.lambda_.list_versions_by_function(FunctionName=function_name)["Versions"]
         return sorted((v["Version"] for v in listed if v["Version"] != "$LATEST"), key=int)
 
-    def fresh_variant(self, app: str, function_name: str, variants: tuple[str, ...] = ("v2", "v3")) -> str:
-        """A build variant whose bytes differ from the function's latest version: promoting it publishes
-        the next version number (Lambda reuses only the latest version for unchanged code)."""
-        versions = self.versions(function_name)
-        latest = self.code_sha256(function_name, versions[-1]) if versions else None
+    def fresh_variant(
+        self, app: str, *function_names: str, variants: tuple[str, ...] = ("v2", "v3", "v1")
+    ) -> str:
+        """A build variant whose bytes differ from each named function's latest version: promoting it
+        publishes the next version of each (Lambda reuses only the latest version for unchanged code)."""
+        latest = {
+            self.code_sha256(name, versions[-1])
+            for name in function_names
+            if (versions := self.versions(name))
+        }
         for variant in variants:
-            if base64.b64encode(hashlib.sha256(build_zip(app, variant)).digest()).decode() != latest:
+            if base64.b64encode(hashlib.sha256(build_zip(app, variant)).digest()).decode() not in latest:
                 return variant
-        raise ValueError(f"every one of {variants} has the bytes of {function_name}'s latest version")
+        raise ValueError(f"every one of {variants} has the bytes of a latest version of {function_names}")
 
     def locks(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table).get("Items", [])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -35,7 +35,7 @@ SETTLED_WITHIN_DEPLOY_CODE = 1_100  # simulated seconds: longer than Deploy Code
 
 
 @pytest.fixture(scope="module")
-def weighted(sandbox: Sandbox) -> Sandbox:
+def weighted(sandbox: Sandbox) -> Iterator[Sandbox]:
     """Every moving alias of both apps on its newest version with 20% routed to the one before."""
     for app in (APP, ENVS_APP):
         for variant in ("v2", "v3"):
@@ -52,7 +52,16 @@ def weighted(sandbox: Sandbox) -> Sandbox:
                 FunctionVersion=versions[-1],
                 RoutingConfig={"AdditionalVersionWeights": {versions[-2]: 0.2}},
             )
-    return sandbox
+    yield sandbox
+    # Later modules read what a stage URL answers: leave every alias on one version.
+    for app in (APP, ENVS_APP):
+        for env in sandbox.configs[app]["environments"]:
+            if not env.get("follows_latest"):
+                sandbox.lambda_.update_alias(
+                    FunctionName=env["function_name"],
+                    Name=env["alias"],
+                    RoutingConfig={"AdditionalVersionWeights": {}},
+                )
 
 
 def new_bytes_variant(box: Sandbox, app: str) -> str:

@@ -60,12 +60,12 @@ def assert_put_back(box: Sandbox, outcome: Outcome, before: object, failed_envir
 
 
 def test_a_failure_in_the_third_environment_puts_the_first_two_back(box: Sandbox, aws: LocalAws) -> None:
-    promoted(box, "v2", "third-env-baseline")
     before = box.aliases(APP)
     answers = {env: box.build_answering(APP, env) for env in ("stage", "prod")}
+    variant = box.fresh_variant(APP, FUNCTION)
     prod_answers_502(aws)
 
-    _, arn = box.upload_and_start(APP, "v3", name="third-env-fails")
+    _, arn = box.upload_and_start(APP, variant, name="third-env-fails")
     outcome = box.follow(arn)
 
     assert_put_back(box, outcome, before, "prod")
@@ -77,13 +77,14 @@ def test_a_failure_in_the_third_environment_puts_the_first_two_back(box: Sandbox
     }
     aws.faults.clear()
     assert {env: box.build_answering(APP, env) for env in answers} == answers
-    assert box.build_answering(APP, "dev") == "v3"  # dev follows $LATEST, which holds the new code
+    assert box.build_answering(APP, "dev") == variant  # dev follows $LATEST, which holds the new code
 
 
 def test_a_hotfix_goes_straight_to_prod_with_its_reason(box: Sandbox) -> None:
-    promoted(box, "v2", "hotfix-baseline")
     before = box.aliases(APP)
-    build = box.upload_build(APP, "v3", prefix="releases/", name="hotfix")
+    stage_answers = box.build_answering(APP, "stage")
+    variant = box.fresh_variant(APP, FUNCTION)
+    build = box.upload_build(APP, variant, prefix="releases/", name="hotfix")
 
     outcome = started_by_hand(
         box,
@@ -96,16 +97,15 @@ def test_a_hotfix_goes_straight_to_prod_with_its_reason(box: Sandbox) -> None:
     after = box.aliases(APP)
     assert after["stage"] == before["stage"]
     assert int(after["prod"][0]) > int(before["prod"][0])
-    assert box.build_answering(APP, "prod") == "v3"
-    assert box.build_answering(APP, "stage") == "v2"
+    assert box.build_answering(APP, "prod") == variant
+    assert box.build_answering(APP, "stage") == stage_answers
     detail = box.event_for(outcome.execution_arn)["detail"]
     assert (detail["kind"], detail["reason"]) == ("hotfix", "INC-42: greeting typo")
     assert [(e["name"], e["version"]) for e in detail["environments"]] == [("prod", after["prod"][0])]
 
 
 def test_prod_is_rolled_back_to_the_previous_version_in_seconds(box: Sandbox) -> None:
-    promoted(box, "v2", "rollback-from")
-    promoted(box, "v3", "rollback-to")
+    promoted(box, box.fresh_variant(APP, FUNCTION), "rollback-to")
     before = box.aliases(APP)
     versions = box.versions(FUNCTION)
     previous = versions[versions.index(before["prod"][0]) - 1]
@@ -116,7 +116,8 @@ def test_prod_is_rolled_back_to_the_previous_version_in_seconds(box: Sandbox) ->
     assert outcome.seconds < 15
     assert "Deploy Code" not in outcome.state_names
     assert box.aliases(APP) == {**before, "prod": (previous, {})}
-    assert box.build_answering(APP, "prod") == "v2"
+    assert box.code_sha256(FUNCTION, previous) != box.code_sha256(FUNCTION, before["prod"][0])
+    assert box.build_answering(APP, "prod") is not None  # prod answers 200 from the previous version
     assert box.versions(FUNCTION) == versions  # nothing published
     detail = box.event_for(outcome.execution_arn)["detail"]
     assert detail["kind"] == "rollback"
@@ -126,8 +127,8 @@ def test_prod_is_rolled_back_to_the_previous_version_in_seconds(box: Sandbox) ->
 
 
 def test_a_rollback_whose_checks_fail_is_put_back(box: Sandbox, aws: LocalAws) -> None:
-    promoted(box, "v2", "failed-rollback-from")
-    promoted(box, "v3", "failed-rollback-to")
+    variant = box.fresh_variant(APP, FUNCTION)
+    promoted(box, variant, "failed-rollback-to")
     before = box.aliases(APP)
     prod_answers_502(aws)
 
@@ -138,27 +139,27 @@ def test_a_rollback_whose_checks_fail_is_put_back(box: Sandbox, aws: LocalAws) -
     assert detail["kind"] == "rollback"
     assert detail["restored_aliases"] == [f"{FUNCTION}:PROD={before['prod'][0]}"]
     aws.faults.clear()
-    assert box.build_answering(APP, "prod") == "v3"
+    assert box.build_answering(APP, "prod") == variant
 
 
 def test_a_feature_branch_build_stops_after_the_first_environment(box: Sandbox) -> None:
-    promoted(box, "v2", "branch-baseline")
     before = box.aliases(APP)
+    answers = {env: box.build_answering(APP, env) for env in ("stage", "prod")}
+    variant = box.fresh_variant(APP, FUNCTION)
 
-    _, arn = box.upload_and_start(APP, "v3", name="branches/feature-x/build-7")
+    _, arn = box.upload_and_start(APP, variant, name="branches/feature-x/build-7")
     outcome = box.follow(arn)
 
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert outcome.state_names == [*START, *ONE_ENVIRONMENT, *END]
     assert box.environments_entered(arn, "Check Endpoint") == ["dev"]
     assert box.aliases(APP) == before
-    assert box.build_answering(APP, "dev") == "v3"
-    assert box.build_answering(APP, "stage") == box.build_answering(APP, "prod") == "v2"
+    assert box.build_answering(APP, "dev") == variant
+    assert {env: box.build_answering(APP, env) for env in answers} == answers
     assert box.event_for(arn)["detail"]["kind"] == "branch"
 
 
 def test_a_dry_run_changes_nothing_and_returns_a_preview(box: Sandbox) -> None:
-    promoted(box, "v2", "dry-run-baseline")
     before = box.aliases(APP)
     versions = box.versions(FUNCTION)
     code = box.code_sha256(FUNCTION, "$LATEST")
