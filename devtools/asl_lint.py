@@ -12,7 +12,9 @@ applied in every scope (the top level, each Map iteration and Parallel branch):
 * in the scope that holds Roll Back, every Task, Map and Parallel state has a ``States.ALL`` Catch with
   ResultPath ``$.failures.<state name without spaces>`` that goes to Roll Back, and its name reads back from
   that key: that is how the Roll Back task learns which state failed (a failure inside a Map iteration or a
-  Parallel branch fails the Map or Parallel state, whose own Catch takes it there);
+  Parallel branch fails the Map or Parallel state, whose own Catch takes it there); or, for a state whose
+  input must not reach Roll Back (the caller's raw input), a Catch with ResultPath ``$`` to a Pass state
+  whose Parameters are exactly ``{"failures": {"<key>.$": "$"}}`` and whose Next is Roll Back;
 * with ``--template``: every placeholder is one of the state machine's ``DefinitionSubstitutions`` and every
   substitution is used; a ``!GetAtt X.Arn`` substitution is named ``XArn`` and ``X`` is a function whose
   code is ``functions/<x_in_snake_case>/app.py`` with Handler ``<x_in_snake_case>/app.lambda_handler``
@@ -246,9 +248,11 @@ class Linter:
         for scope in holding:
             for name, state in scope.states.items():
                 if state.get("Type") in FAILING_TYPES and name != rollback:
-                    self._check_failure_catch(name, state, rollback)
+                    self._check_failure_catch(name, state, rollback, scope.states)
 
-    def _check_failure_catch(self, name: str, state: dict[str, Any], rollback: str) -> None:
+    def _check_failure_catch(
+        self, name: str, state: dict[str, Any], rollback: str, states: dict[str, Any]
+    ) -> None:
         where = f"state '{name}'"
         key = failure_key(name)
         if _KEY_TO_STATE_NAME.sub(" ", key) != name:
@@ -265,6 +269,9 @@ class Linter:
             self.problem(where, f"has no States.ALL Catch, so a failure here skips '{rollback}'")
         for catcher in catch_all:
             expected = f"$.failures.{key}"
+            wrapper = states.get(str(catcher.get("Next")))
+            if catcher.get("ResultPath") == "$" and _wraps_failure(wrapper, key, rollback):
+                continue
             if catcher.get("ResultPath") != expected:
                 self.problem(
                     where,
@@ -355,6 +362,16 @@ class Linter:
         expected_handler = f"{folder}/app.lambda_handler"
         if handler != expected_handler:
             self.problem(where, f"{logical_id}'s Handler is {handler!r}, not '{expected_handler}'")
+
+
+def _wraps_failure(state: Any, key: str, rollback: str) -> bool:
+    """A Pass state that keeps only the error, as ``$.failures.<key>``, and goes on to Roll Back."""
+    return (
+        isinstance(state, dict)
+        and state.get("Type") == "Pass"
+        and state.get("Parameters") == {"failures": {f"{key}.$": "$"}}
+        and state.get("Next") == rollback
+    )
 
 
 def _strings(definition: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -257,6 +257,27 @@ def test_a_catch_all_result_path_of_another_state_fails(definition: Definition) 
     assert_problem(lint(definition), "needs ResultPath '$.failures.PublishProdVersion'")
 
 
+def _reject_request(definition: Definition, parameters: dict[str, Any]) -> None:
+    """Resolve Request's failures reach Roll Back through a Pass state that keeps only the error."""
+    states(definition)["Resolve Request"]["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "Reject Request"}
+    ]
+    states(definition)["Reject Request"] = {"Type": "Pass", "Parameters": parameters, "Next": "Roll Back"}
+
+
+def test_a_catch_all_may_keep_only_the_error_through_a_pass_state(definition: Definition) -> None:
+    _reject_request(definition, {"failures": {"ResolveRequest.$": "$"}})
+    assert lint(definition) == []
+
+
+def test_a_pass_state_that_keeps_more_than_the_error_fails(definition: Definition) -> None:
+    _reject_request(definition, {"failures": {"ResolveRequest.$": "$"}, "input.$": "$$.Execution.Input"})
+    assert_problem(
+        lint(definition),
+        "state 'Resolve Request': the States.ALL Catch needs ResultPath '$.failures.ResolveRequest', not '$'",
+    )
+
+
 def test_a_task_without_catch_all_fails(definition: Definition) -> None:
     del states(definition)["Run Tests"]["Catch"]
     assert "state 'Run Tests': has no States.ALL Catch, so a failure here skips 'Roll Back'" in lint(
