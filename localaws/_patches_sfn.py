@@ -1,4 +1,4 @@
-"""Step Functions: the real ASL on moto's engine, with scalable waits and JSONata.
+"""Step Functions: the real ASL on moto's engine, with scalable waits.
 
 - The local AWS's requests get moto's executing backend (what ``execute_state_machine`` selects),
   without changing moto's global config, so in-process ``mock_aws`` tests keep plain moto.
@@ -7,7 +7,6 @@
 - Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry interval sleeps take
   ``duration * wait_scale``, read at the moment the sleep starts, so tests can run a promotion
   whose ASL waits minutes in a fraction of a second, and change the scale at runtime.
-- JSONata expressions are evaluated with jsonata-python (moto ships no evaluator).
 - StartExecution without a name gets a UUID, as on AWS (moto's engine names every such execution
   ``None``, so the second one fails with ExecutionAlreadyExists).
 - How executions end (StopExecution, the definition's TimeoutSeconds, status-change events) is in
@@ -17,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -27,7 +25,6 @@ from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
@@ -75,17 +72,6 @@ class _ScaledTime:
             _context.simulated_sleep(seconds)
 
 
-def _eval_jsonata(expression: str) -> Any:
-    import jsonata
-
-    try:
-        result = jsonata.Jsonata(expression).evaluate(None)
-    except Exception as exc:
-        raise jsonata_module.JSONataException("UNKNOWN", str(exc)) from exc
-    # jsonata-python may return its own sequence types; the engine expects plain JSON values.
-    return json.loads(json.dumps(result, default=list)) if result is not None else None
-
-
 def _start_execution(
     self: StepFunctionsParserBackend,
     state_machine_arn: str,
@@ -117,7 +103,6 @@ def install() -> None:
     _ORIGINAL.update(
         wait_interval=WaitFunction._wait_interval,
         retrier_time=getattr(retrier_decl, "time"),  # noqa: B009 - not exported by moto
-        eval_jsonata=jsonata_module._eval_jsonata,
         moto_server_port=getattr(boto_client, "moto_server_port"),  # noqa: B009
         start_execution=StepFunctionsParserBackend.start_execution,
         get_backend=sfn_responses.get_backend,
@@ -125,7 +110,6 @@ def install() -> None:
     sfn_responses.get_backend = _get_backend
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010
-    jsonata_module._eval_jsonata = _eval_jsonata
     setattr(boto_client, "moto_server_port", _engine_port)  # noqa: B010
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
     _patches_sfn_lifecycle.install()
@@ -137,7 +121,6 @@ def uninstall() -> None:
         return
     WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
-    jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
     _patches_sfn_errors.uninstall()
     _patches_sfn_lifecycle.uninstall()

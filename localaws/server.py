@@ -4,7 +4,7 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
 
 - Lambda invocations run the functions' real code in warm worker processes (``lambda_runtime``);
 - Lambda versioning, updates and aliases behave like AWS (``_patches_lambda``);
-- Step Functions executes the real ASL with scalable waits and JSONata (``_patches_sfn``);
+- Step Functions executes the real ASL with scalable waits (``_patches_sfn``);
 - EventBridge delivers to Step Functions and Lambda targets and refuses ``aws.`` sources from callers
   (``_patches_events``); S3 sends one notification per request (``_patches_s3``);
 - DynamoDB requests are isolated from each other (``_patches_dynamodb``);
