@@ -39,10 +39,14 @@ Watch:
     aws stepfunctions list-executions --state-machine-arn {state_machine}
     aws stepfunctions get-execution-history --execution-arn <arn>
     aws lambda get-alias --function-name greeting-api --name PROD
-    curl {prod_url}/hello?name=you
+    curl "{prod_url}/hello?name=you"
 
-Stage URLs: greeting dev {dev_url} | stage {stage_url} | prod {prod_url}
-            greeting-envs stage {envs_stage_url} | prod {envs_prod_url}
+API Gateway stages, on the same port (on AWS: https://<api-id>.execute-api.{region}.amazonaws.com/<stage>):
+    greeting       dev   {dev_url}
+                   stage {stage_url}
+                   prod  {prod_url}
+    greeting-envs  stage {envs_stage_url}
+                   prod  {envs_prod_url}
 Press Ctrl-C to stop.
 """
 

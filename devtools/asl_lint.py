@@ -1,17 +1,20 @@
 """Lint the state machine's ASL file together with the SAM template that loads it.
 
-cfn-lint (``sam validate --lint``) never opens a file named by ``DefinitionUri``; this checks it on its own:
+cfn-lint (``sam validate --lint``) never opens a file named by ``DefinitionUri``; this checks it on its own.
+Generic ASL validation is statelint's (``devtools.asl_statelint``: schema of every state type, Map and
+Parallel included, every Next / Default / Choice / Catch target, reachability). Here are this project's rules,
+applied in every scope (the top level, each Map iteration and Parallel branch):
 
-* the file is valid JSON (no duplicate keys) and every ``${Placeholder}`` sits inside a JSON string;
-* the ASL schema for the state types this project uses (Task, Choice, Wait, Pass, Succeed, Fail): required
-  fields per type, known fields only, value types, Retry and Catch entries, Choice rules, payload templates;
-* ``StartAt`` and every Next / Default / Choice / Catch target exists, every state is reachable from
-  ``StartAt`` and every state has a way to an end (Succeed, Fail or ``End: true``);
-* ``States.ALL`` stands alone and only in the last Retry or Catch entry; no blanket Retry on ``States.ALL``
-  or ``States.TaskFailed``; every other error name is a known ``States.*`` error, a ``Lambda.*`` error or
-  an exception class of ``functions/promoter/exceptions.py`` (the Lambda runtime reports the class name);
-* every task's ``States.ALL`` Catch has ResultPath ``$.failures.<state name without spaces>``, which is
-  how the Roll Back task learns which state failed, and goes to Roll Back;
+* the file is valid JSON without duplicate keys, and every ``${Placeholder}`` sits inside a JSON string;
+* every ErrorEquals name is a known ``States.*`` error, a ``Lambda.*`` error or an exception class of
+  ``functions/promoter/exceptions.py`` (the Lambda runtime reports the class name); no blanket Retry on
+  ``States.ALL`` or ``States.TaskFailed`` (steps that are not idempotent must not run twice);
+* in the scope that holds Roll Back, every Task, Map and Parallel state has a ``States.ALL`` Catch with
+  ResultPath ``$.failures.<state name without spaces>`` that goes to Roll Back, and its name reads back from
+  that key: that is how the Roll Back task learns which state failed (a failure inside a Map iteration or a
+  Parallel branch fails the Map or Parallel state, whose own Catch takes it there); or, for a state whose
+  input must not reach Roll Back (the caller's raw input), a Catch with ResultPath ``$`` to a Pass state
+  whose Parameters are exactly ``{"failures": {"<key>.$": "$"}}`` and whose Next is Roll Back;
 * with ``--template``: every placeholder is one of the state machine's ``DefinitionSubstitutions`` and every
   substitution is used; a ``!GetAtt X.Arn`` substitution is named ``XArn`` and ``X`` is a function whose
   code is ``functions/<x_in_snake_case>/app.py`` with Handler ``<x_in_snake_case>/app.lambda_handler``
@@ -21,7 +24,8 @@ Usage::
 
     python -m devtools.asl_lint statemachine/promotion.asl.json --template template.yaml
 
-Prints one line per problem (``state 'X': Next 'Y' does not exist``) and exits 1, or exits 0 when clean.
+Prints one line per problem (``state 'X': ...``, or statelint's own words after ``statelint:``) and exits 1,
+or exits 0 when clean.
 """
 
 from __future__ import annotations
@@ -31,81 +35,18 @@ import ast
 import json
 import re
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from devtools.asl_scopes import NESTED_SCOPE_FIELDS, scopes, states
+from devtools.asl_statelint import PLACEHOLDER, generic_problems
+
 DEFAULT_ROLLBACK_STATE = "Roll Back"
 EXCEPTIONS_MODULE = Path("functions") / "promoter" / "exceptions.py"
-
-# ----------------------------------------------------------------------------------------------- schema
-
-TOP_LEVEL_FIELDS = frozenset({"Comment", "StartAt", "States", "TimeoutSeconds", "Version"})
-_COMMON = frozenset({"Type", "Comment"})
-_IO = frozenset({"InputPath", "OutputPath"})
-STATE_FIELDS: dict[str, frozenset[str]] = {
-    "Task": _COMMON
-    | _IO
-    | {
-        "Resource",
-        "Parameters",
-        "ResultPath",
-        "ResultSelector",
-        "Retry",
-        "Catch",
-        "TimeoutSeconds",
-        "TimeoutSecondsPath",
-        "HeartbeatSeconds",
-        "HeartbeatSecondsPath",
-        "Next",
-        "End",
-    },
-    "Choice": _COMMON | _IO | {"Choices", "Default"},
-    "Wait": _COMMON | _IO | {"Seconds", "Timestamp", "SecondsPath", "TimestampPath", "Next", "End"},
-    "Pass": _COMMON | _IO | {"Result", "ResultPath", "Parameters", "Next", "End"},
-    "Succeed": _COMMON | _IO,
-    "Fail": _COMMON | {"Error", "Cause", "ErrorPath", "CausePath"},
-}
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {"Task": ("Resource",), "Choice": ("Choices",)}
-TRANSITION_TYPES = frozenset({"Task", "Wait", "Pass"})  # exactly one of Next or End
-TERMINAL_TYPES = frozenset({"Succeed", "Fail"})
-
-# Fields holding a JSONPath; the ones in NULLABLE_PATHS may also be null.
-PATH_FIELDS = frozenset(
-    {
-        "InputPath",
-        "OutputPath",
-        "ResultPath",
-        "ErrorPath",
-        "CausePath",
-        "SecondsPath",
-        "TimestampPath",
-        "TimeoutSecondsPath",
-        "HeartbeatSecondsPath",
-    }
-)
-NULLABLE_PATHS = frozenset({"InputPath", "OutputPath", "ResultPath"})
-STRING_FIELDS = frozenset({"Comment", "Resource", "Next", "Default", "Error", "Cause", "Timestamp"})
-POSITIVE_INT_FIELDS = frozenset({"TimeoutSeconds", "HeartbeatSeconds"})
-PAYLOAD_FIELDS = frozenset({"Parameters", "ResultSelector"})
-
-RETRY_FIELDS = frozenset(
-    {
-        "ErrorEquals",
-        "IntervalSeconds",
-        "MaxAttempts",
-        "BackoffRate",
-        "MaxDelaySeconds",
-        "JitterStrategy",
-        "Comment",
-    }
-)
-CATCH_FIELDS = frozenset({"ErrorEquals", "ResultPath", "Next", "Comment"})
-JITTER_STRATEGIES = frozenset({"FULL", "NONE"})
 
 STATES_ERRORS = frozenset(
     {
@@ -126,61 +67,9 @@ STATES_ERRORS = frozenset(
     }
 )
 BLANKET_RETRY_ERRORS = ("States.ALL", "States.TaskFailed")
+# The states whose failure must reach Roll Back through their own Catch.
+FAILING_TYPES = frozenset({"Task", "Map", "Parallel"})
 
-_STRING_COMPARISONS = (
-    "StringEquals",
-    "StringLessThan",
-    "StringGreaterThan",
-    "StringLessThanEquals",
-    "StringGreaterThanEquals",
-)
-_NUMERIC_COMPARISONS = (
-    "NumericEquals",
-    "NumericLessThan",
-    "NumericGreaterThan",
-    "NumericLessThanEquals",
-    "NumericGreaterThanEquals",
-)
-_TIMESTAMP_COMPARISONS = (
-    "TimestampEquals",
-    "TimestampLessThan",
-    "TimestampGreaterThan",
-    "TimestampLessThanEquals",
-    "TimestampGreaterThanEquals",
-)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_path(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("$")
-
-
-# Choice rule operator -> (check of its value, what the value must be)
-CHOICE_OPERATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    **{op: (lambda v: isinstance(v, str), "a string") for op in _STRING_COMPARISONS},
-    "StringMatches": (lambda v: isinstance(v, str), "a string"),
-    **{op: (_is_number, "a number") for op in _NUMERIC_COMPARISONS},
-    "BooleanEquals": (lambda v: isinstance(v, bool), "true or false"),
-    **{op: (lambda v: isinstance(v, str), "a timestamp string") for op in _TIMESTAMP_COMPARISONS},
-    **{
-        f"{op}Path": (_is_path, "a path starting with '$'")
-        for op in (*_STRING_COMPARISONS, *_NUMERIC_COMPARISONS, "BooleanEquals", *_TIMESTAMP_COMPARISONS)
-    },
-    **{
-        op: (lambda v: isinstance(v, bool), "true or false")
-        for op in ("IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp")
-    },
-}
-COMBINATORS = ("And", "Or", "Not")
-
-PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # The Roll Back task turns the Catch key back into the state name with this (promoter.models).
 _KEY_TO_STATE_NAME = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -268,6 +157,7 @@ class Linter:
     def lint_text(self, text: str) -> list[str]:
         self._check_placeholders_quoted(text)
 
+        # statelint parses with json.loads, where the last of two equal keys silently wins.
         def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             seen: dict[str, Any] = {}
             for key, value in pairs:
@@ -307,285 +197,19 @@ class Linter:
     # ------------------------------------------------------------------ definition
 
     def lint_definition(self, definition: Any) -> list[str]:
+        self.problems += generic_problems(definition)
         if not isinstance(definition, dict):
-            self.problem("definition", "the top level is not a JSON object")
             return self.problems
-        for key in definition:
-            if key not in TOP_LEVEL_FIELDS:
-                self.problem("definition", f"unknown top-level field '{key}'")
-        states = definition.get("States")
-        if not isinstance(states, dict) or not states:
-            self.problem("definition", "'States' must be a non-empty object")
-            states = {}
-        start_at = definition.get("StartAt")
-        if not isinstance(start_at, str):
-            self.problem("definition", "'StartAt' must be a state name")
-        elif start_at not in states:
-            self.problem("definition", f"StartAt '{start_at}' does not exist")
-        timeout = definition.get("TimeoutSeconds")
-        if timeout is not None and not (_is_int(timeout) and timeout > 0):
-            self.problem("definition", "'TimeoutSeconds' must be a positive integer")
-
-        valid: dict[str, dict[str, Any]] = {}
-        for name, state in states.items():
-            if len(name) > 80:
-                self.problem(f"state '{name}'", "state names are at most 80 characters")
-            if not isinstance(state, dict):
-                self.problem(f"state '{name}'", "is not a JSON object")
-                continue
-            valid[name] = state
-            self._check_state(name, state)
-
-        self._check_targets(valid)
-        if isinstance(start_at, str) and start_at in valid:
-            self._check_reachable(start_at, valid)
-        self._check_can_end(valid)
-        self._check_errors(valid)
-        self._check_failure_catches(valid)
+        self._check_errors(definition)
+        self._check_failure_catches(definition)
         if self.context.template is not None:
-            self._check_substitutions(definition, valid)
+            self._check_substitutions(definition)
         return self.problems
-
-    def _check_state(self, name: str, state: dict[str, Any]) -> None:
-        where = f"state '{name}'"
-        state_type = state.get("Type")
-        if state_type not in STATE_FIELDS:
-            known = ", ".join(STATE_FIELDS)
-            self.problem(where, f"Type {state_type!r} is not one of {known}")
-            return
-        for key in state:
-            if key not in STATE_FIELDS[state_type]:
-                self.problem(where, f"unknown field '{key}' for a {state_type} state")
-        for key in REQUIRED_FIELDS.get(state_type, ()):
-            if key not in state:
-                self.problem(where, f"a {state_type} state needs '{key}'")
-        self._check_field_types(where, state)
-
-        if state_type in TRANSITION_TYPES:
-            has_next, has_end = "Next" in state, "End" in state
-            if has_next == has_end:
-                self.problem(where, "needs exactly one of 'Next' or 'End'")
-        if "End" in state and state["End"] is not True:
-            self.problem(where, "'End' must be true")
-        if state_type == "Wait":
-            given = [key for key in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if key in state]
-            if len(given) != 1:
-                self.problem(
-                    where, "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath"
-                )
-            seconds = state.get("Seconds")
-            if seconds is not None and not (_is_int(seconds) and seconds >= 0):
-                self.problem(where, "'Seconds' must be a non-negative integer")
-        if state_type == "Fail":
-            for literal, path in (("Error", "ErrorPath"), ("Cause", "CausePath")):
-                if literal in state and path in state:
-                    self.problem(where, f"a Fail state takes '{literal}' or '{path}', not both")
-        if state_type == "Task":
-            for literal, path in (
-                ("TimeoutSeconds", "TimeoutSecondsPath"),
-                ("HeartbeatSeconds", "HeartbeatSecondsPath"),
-            ):
-                if literal in state and path in state:
-                    self.problem(where, f"a Task state takes '{literal}' or '{path}', not both")
-            timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
-            if isinstance(timeout, int) and isinstance(heartbeat, int) and heartbeat >= timeout:
-                self.problem(where, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'")
-            self._check_retriers(where, state.get("Retry"))
-            self._check_catchers(where, state.get("Catch"))
-        if state_type == "Choice":
-            self._check_choices(where, state.get("Choices"))
-
-    def _check_field_types(self, where: str, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            if key in PATH_FIELDS:
-                if value is None and key in NULLABLE_PATHS:
-                    continue
-                if not _is_path(value):
-                    self.problem(where, f"'{key}' must be a path starting with '$'")
-            elif key in STRING_FIELDS and not isinstance(value, str):
-                self.problem(where, f"'{key}' must be a string")
-            elif key in POSITIVE_INT_FIELDS and not (_is_int(value) and value > 0):
-                self.problem(where, f"'{key}' must be a positive integer")
-            elif key in PAYLOAD_FIELDS:
-                if isinstance(value, dict):
-                    self._check_payload(where, key, value)
-                else:
-                    self.problem(where, f"'{key}' must be a JSON object")
-
-    def _check_payload(self, where: str, location: str, payload: Any) -> None:
-        """Payload templates: a key ending in ``.$`` takes a path, a context path or an intrinsic."""
-        if isinstance(payload, dict):
-            for key, value in payload.items():
-                if key.endswith(".$"):
-                    if not (
-                        isinstance(value, str) and (value.startswith("$") or value.startswith("States."))
-                    ):
-                        self.problem(
-                            where,
-                            f"{location}.{key} must be a path ('$...', '$$...') or an intrinsic function",
-                        )
-                else:
-                    self._check_payload(where, f"{location}.{key}", value)
-        elif isinstance(payload, list):
-            for index, item in enumerate(payload):
-                self._check_payload(where, f"{location}[{index}]", item)
-
-    def _check_error_equals(self, where: str, entry: dict[str, Any]) -> None:
-        names = entry.get("ErrorEquals")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            self.problem(where, "'ErrorEquals' must be a non-empty list of error names")
-        elif "States.ALL" in names and len(names) > 1:
-            self.problem(where, "States.ALL must be the only name in its ErrorEquals")
-
-    def _entries(self, where: str, kind: str, entries: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-        if entries is None:
-            return
-        if not isinstance(entries, list) or not entries:
-            self.problem(where, f"'{kind}' must be a non-empty list")
-            return
-        for index, entry in enumerate(entries):
-            label = f"{where}: {kind}[{index}]"
-            if not isinstance(entry, dict):
-                self.problem(label, "is not a JSON object")
-                continue
-            if "States.ALL" in (entry.get("ErrorEquals") or []) and index != len(entries) - 1:
-                self.problem(label, f"States.ALL must be in the last {kind} entry")
-            yield label, entry
-
-    def _check_retriers(self, where: str, retriers: Any) -> None:
-        for label, retrier in self._entries(where, "Retry", retriers):
-            for key in retrier:
-                if key not in RETRY_FIELDS:
-                    self.problem(label, f"unknown field '{key}'")
-            self._check_error_equals(label, retrier)
-            checks: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
-                ("IntervalSeconds", lambda v: _is_int(v) and v >= 1, "a positive integer"),
-                ("MaxAttempts", lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
-                ("BackoffRate", lambda v: _is_number(v) and v >= 1.0, "a number >= 1.0"),
-                ("MaxDelaySeconds", lambda v: _is_int(v) and v >= 1, "a positive integer"),
-                ("JitterStrategy", lambda v: v in JITTER_STRATEGIES, "FULL or NONE"),
-            )
-            for key, valid, expected in checks:
-                if key in retrier and not valid(retrier[key]):
-                    self.problem(label, f"'{key}' must be {expected}")
-
-    def _check_catchers(self, where: str, catchers: Any) -> None:
-        for label, catcher in self._entries(where, "Catch", catchers):
-            for key in catcher:
-                if key not in CATCH_FIELDS:
-                    self.problem(label, f"unknown field '{key}'")
-            self._check_error_equals(label, catcher)
-            if not isinstance(catcher.get("Next"), str):
-                self.problem(label, "needs 'Next'")
-            if "ResultPath" in catcher and not (
-                catcher["ResultPath"] is None or _is_path(catcher["ResultPath"])
-            ):
-                self.problem(label, "'ResultPath' must be a path starting with '$' or null")
-
-    def _check_choices(self, where: str, choices: Any) -> None:
-        if not isinstance(choices, list) or not choices:
-            self.problem(where, "'Choices' must be a non-empty list")
-            return
-        for index, rule in enumerate(choices):
-            self._check_choice_rule(f"{where}: Choices[{index}]", rule, top_level=True)
-
-    def _check_choice_rule(self, label: str, rule: Any, *, top_level: bool) -> None:
-        if not isinstance(rule, dict):
-            self.problem(label, "is not a JSON object")
-            return
-        if top_level and not isinstance(rule.get("Next"), str):
-            self.problem(label, "needs 'Next'")
-        if not top_level and "Next" in rule:
-            self.problem(label, "a rule nested in And/Or/Not takes no 'Next'")
-        combinators = [key for key in COMBINATORS if key in rule]
-        operators = [key for key in rule if key in CHOICE_OPERATORS]
-        unknown = [
-            key for key in rule if key not in {*CHOICE_OPERATORS, *COMBINATORS, "Variable", "Next", "Comment"}
-        ]
-        for key in unknown:
-            self.problem(label, f"unknown field '{key}'")
-        if combinators:
-            if len(combinators) > 1 or operators or "Variable" in rule:
-                self.problem(label, "a rule with And/Or/Not takes nothing else but 'Next'")
-            for key in combinators:
-                if key == "Not":
-                    self._check_choice_rule(f"{label}.Not", rule[key], top_level=False)
-                elif isinstance(rule[key], list) and rule[key]:
-                    for index, nested in enumerate(rule[key]):
-                        self._check_choice_rule(f"{label}.{key}[{index}]", nested, top_level=False)
-                else:
-                    self.problem(label, f"'{key}' must be a non-empty list of rules")
-            return
-        if not _is_path(rule.get("Variable")):
-            self.problem(label, "needs 'Variable', a path starting with '$'")
-        if len(operators) != 1:
-            self.problem(label, "needs exactly one comparison operator")
-        for key in operators:
-            valid, expected = CHOICE_OPERATORS[key]
-            if not valid(rule[key]):
-                self.problem(label, f"'{key}' must be {expected}")
-
-    # ------------------------------------------------------------------ graph
-
-    @staticmethod
-    def transitions(state: dict[str, Any]) -> Iterator[tuple[str, str]]:
-        """(label, target) for every transition out of a state."""
-        if isinstance(state.get("Next"), str):
-            yield "Next", state["Next"]
-        if isinstance(state.get("Default"), str):
-            yield "Default", state["Default"]
-        for kind in ("Choices", "Catch"):
-            entries = state.get(kind)
-            if isinstance(entries, list):
-                for index, entry in enumerate(entries):
-                    if isinstance(entry, dict) and isinstance(entry.get("Next"), str):
-                        yield f"{kind}[{index}] Next", entry["Next"]
-
-    def _check_targets(self, states: dict[str, dict[str, Any]]) -> None:
-        for name, state in states.items():
-            for label, target in self.transitions(state):
-                if target not in states:
-                    self.problem(f"state '{name}'", f"{label} '{target}' does not exist")
-
-    def _check_reachable(self, start_at: str, states: dict[str, dict[str, Any]]) -> None:
-        seen = {start_at}
-        queue = deque([start_at])
-        while queue:
-            for _, target in self.transitions(states[queue.popleft()]):
-                if target in states and target not in seen:
-                    seen.add(target)
-                    queue.append(target)
-        for name in states:
-            if name not in seen:
-                self.problem(f"state '{name}'", "is not reachable from StartAt")
-
-    def _check_can_end(self, states: dict[str, dict[str, Any]]) -> None:
-        incoming: dict[str, set[str]] = {name: set() for name in states}
-        for name, state in states.items():
-            for _, target in self.transitions(state):
-                if target in incoming:
-                    incoming[target].add(name)
-        ending = {
-            name
-            for name, state in states.items()
-            if state.get("Type") in TERMINAL_TYPES or state.get("End") is True
-        }
-        queue = deque(ending)
-        while queue:
-            for source in incoming[queue.popleft()]:
-                if source not in ending:
-                    ending.add(source)
-                    queue.append(source)
-        for name, state in states.items():
-            if name not in ending and state.get("Type") in STATE_FIELDS:
-                self.problem(
-                    f"state '{name}'", "has no way to an end (a Succeed or Fail state, or End: true)"
-                )
 
     # ------------------------------------------------------------------ errors and Roll Back
 
-    def _check_errors(self, states: dict[str, dict[str, Any]]) -> None:
-        for name, state in states.items():
+    def _check_errors(self, definition: dict[str, Any]) -> None:
+        for name, state, _ in states(definition):
             for kind in ("Retry", "Catch"):
                 entries = state.get(kind)
                 if not isinstance(entries, list):
@@ -616,39 +240,47 @@ class Linter:
         elif self.context.exception_classes is not None and error not in self.context.exception_classes:
             self.problem(label, f"'{error}' is not an exception class in {self.context.exceptions_label}")
 
-    def _check_failure_catches(self, states: dict[str, dict[str, Any]]) -> None:
+    def _check_failure_catches(self, definition: dict[str, Any]) -> None:
         rollback = self.context.rollback_state
-        has_rollback = rollback in states
-        for name, state in states.items():
-            if state.get("Type") != "Task" or name == rollback:
+        holding = [scope for scope in scopes(definition) if rollback in scope.states]
+        if not holding:
+            self.problem("definition", f"no state is named '{rollback}', where every failure must go")
+        for scope in holding:
+            for name, state in scope.states.items():
+                if state.get("Type") in FAILING_TYPES and name != rollback:
+                    self._check_failure_catch(name, state, rollback, scope.states)
+
+    def _check_failure_catch(
+        self, name: str, state: dict[str, Any], rollback: str, states: dict[str, Any]
+    ) -> None:
+        where = f"state '{name}'"
+        key = failure_key(name)
+        if _KEY_TO_STATE_NAME.sub(" ", key) != name:
+            self.problem(
+                where,
+                f"'{rollback}' would read the failure key '{key}' back as "
+                f"'{_KEY_TO_STATE_NAME.sub(' ', key)}': name states in capitalised words, single spaces",
+            )
+        catchers: list[Any] = state["Catch"] if isinstance(state.get("Catch"), list) else []
+        catch_all = [
+            c for c in catchers if isinstance(c, dict) and "States.ALL" in (c.get("ErrorEquals") or [])
+        ]
+        if not catch_all:
+            self.problem(where, f"has no States.ALL Catch, so a failure here skips '{rollback}'")
+        for catcher in catch_all:
+            expected = f"$.failures.{key}"
+            wrapper = states.get(str(catcher.get("Next")))
+            if catcher.get("ResultPath") == "$" and _wraps_failure(wrapper, key, rollback):
                 continue
-            where = f"state '{name}'"
-            key = failure_key(name)
-            if has_rollback and _KEY_TO_STATE_NAME.sub(" ", key) != name:
+            if catcher.get("ResultPath") != expected:
                 self.problem(
                     where,
-                    f"'{rollback}' would read the failure key '{key}' back as "
-                    f"'{_KEY_TO_STATE_NAME.sub(' ', key)}': name tasks in capitalised words, single spaces",
+                    f"the States.ALL Catch needs ResultPath '{expected}', "
+                    f"not {catcher.get('ResultPath')!r} "
+                    f"('{rollback}' reads the failed state's name from it)",
                 )
-            catchers: list[Any] = state["Catch"] if isinstance(state.get("Catch"), list) else []
-            catch_all = [
-                c for c in catchers if isinstance(c, dict) and "States.ALL" in (c.get("ErrorEquals") or [])
-            ]
-            if not catch_all and has_rollback:
-                self.problem(where, f"has no States.ALL Catch, so a failure here skips '{rollback}'")
-            for catcher in catch_all:
-                expected = f"$.failures.{key}"
-                if catcher.get("ResultPath") != expected:
-                    self.problem(
-                        where,
-                        f"the States.ALL Catch needs ResultPath '{expected}', "
-                        f"not {catcher.get('ResultPath')!r} "
-                        f"('{rollback}' reads the failed state's name from it)",
-                    )
-                if has_rollback and catcher.get("Next") != rollback:
-                    self.problem(
-                        where, f"the States.ALL Catch goes to {catcher.get('Next')!r}, not '{rollback}'"
-                    )
+            if catcher.get("Next") != rollback:
+                self.problem(where, f"the States.ALL Catch goes to {catcher.get('Next')!r}, not '{rollback}'")
 
     # ------------------------------------------------------------------ template
 
@@ -672,13 +304,13 @@ class Linter:
             found.append((logical_id, properties))
         return found
 
-    def _check_substitutions(self, definition: dict[str, Any], states: dict[str, dict[str, Any]]) -> None:
+    def _check_substitutions(self, definition: dict[str, Any]) -> None:
         machines = self._state_machines()
         if not machines:
             self.problem("template", "no AWS::Serverless::StateMachine loads this file through DefinitionUri")
             return
         used: dict[str, str] = {}
-        for where, text in _strings(definition, states):
+        for where, text in _strings(definition):
             for match in PLACEHOLDER.finditer(text):
                 used.setdefault(match.group(1), where)
         for logical_id, properties in machines:
@@ -732,8 +364,18 @@ class Linter:
             self.problem(where, f"{logical_id}'s Handler is {handler!r}, not '{expected_handler}'")
 
 
-def _strings(definition: dict[str, Any], states: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
-    """Every string (keys too) in the definition, labelled with the state it is in."""
+def _wraps_failure(state: Any, key: str, rollback: str) -> bool:
+    """A Pass state that keeps only the error, as ``$.failures.<key>``, and goes on to Roll Back."""
+    return (
+        isinstance(state, dict)
+        and state.get("Type") == "Pass"
+        and state.get("Parameters") == {"failures": {f"{key}.$": "$"}}
+        and state.get("Next") == rollback
+    )
+
+
+def _strings(definition: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every string (keys too) in the definition, labelled with the innermost state or scope it is in."""
 
     def walk(value: Any) -> Iterator[str]:
         if isinstance(value, str):
@@ -746,13 +388,15 @@ def _strings(definition: dict[str, Any], states: dict[str, dict[str, Any]]) -> I
             for item in value:
                 yield from walk(item)
 
-    for key, value in definition.items():
-        if key != "States":
-            for text in walk(value):
-                yield "definition", text
-    for name, state in states.items():
-        for text in walk(state):
-            yield f"state '{name}'", text
+    for scope in scopes(definition):
+        for key, value in scope.body.items():
+            if key != "States":
+                for text in walk({key: value}):
+                    yield scope.label, text
+        for name, state in scope.states.items():
+            own = {key: value for key, value in state.items() if key not in NESTED_SCOPE_FIELDS}
+            for text in walk(own):
+                yield f"state '{name}'", text
 
 
 def exception_classes(path: Path) -> frozenset[str]:
@@ -810,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rollback-state",
         default=DEFAULT_ROLLBACK_STATE,
-        help="the state every task's States.ALL Catch goes to (default: %(default)s)",
+        help="the state every Task, Map and Parallel state's States.ALL Catch goes to (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     problems = lint_files(args.asl, args.template, args.exceptions, args.rollback_state)

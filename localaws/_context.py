@@ -7,11 +7,16 @@ middleware marks those threads with ``serving()``). ``get()`` returns the LocalA
 elsewhere, so an in-process ``mock_aws`` test sees plain moto. ``running()`` is for the local
 AWS's own machinery (Lambda event threads, Step Functions wait scaling), which needs the
 instance whatever thread it runs on.
+
+``simulated_sleep`` is how the local AWS's own machinery waits a duration AWS would wait (a retry
+delay, say): ``seconds * wait_scale`` of real time, read slice by slice so that a change of the
+scale takes effect on sleeps already running.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -61,3 +66,22 @@ def deactivate(aws: LocalAws) -> None:
     global _current
     if _current is aws:
         _current = None
+
+
+_SLICE_SECONDS = 0.05
+
+
+def simulated_sleep(seconds: float) -> bool:
+    """Sleep ``seconds`` of simulated time; False if the local AWS stopped meanwhile (or none runs)."""
+    aws = _current
+    remaining = max(float(seconds), 0.0)
+    while remaining > 0:
+        if aws is None or _current is not aws:
+            return False
+        scale = aws.wait_scale
+        if scale <= 0:
+            break
+        real = min(remaining * scale, _SLICE_SECONDS)
+        time.sleep(real)
+        remaining -= real / scale
+    return aws is not None and _current is aws

@@ -12,10 +12,13 @@ started exactly that way, so LocalAws delivers those targets itself, asynchronou
   so it is recorded in ``api_calls`` with source ``events`` and can be faulted.
 
 S3's EventBridge events are rebuilt in the shape AWS sends (``detail.object.etag``, ``reason``
-``PutObject``/``CompleteMultipartUpload``, ISO ``time``) and go to the default bus only. moto also
-emits "Object Tags Added" and "Object ACL Updated" as side effects of PutObject and
-CompleteMultipartUpload; AWS does not, so those are only sent for PutObjectTagging/PutObjectAcl.
-Other target types keep moto's behaviour.
+``PutObject``/``CompleteMultipartUpload``, ISO ``time``) and go to the default bus only; one request
+sends one event (``_patches_s3`` drops moto's side-effect notifications). Other target types keep
+moto's behaviour.
+
+Sources beginning with ``aws.`` belong to AWS services: as on AWS, PutEvents refuses such an entry
+(``NotAuthorizedForSourceException`` in its ``Entries``, counted in ``FailedEntryCount``) unless the
+local AWS itself emits it as a service (S3 notifications, Step Functions status changes).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.events import models as events_models
-from moto.events.models import Rule
+from moto.events.models import EventsBackend, Rule
 from moto.s3 import notifications as s3_notifications
 
 from . import _context
@@ -38,11 +41,10 @@ from ._wsgi import current_request
 LOG = logging.getLogger(__name__)
 _ORIGINAL: dict[str, Any] = {}
 _OURS = ("states", "lambda")
-# moto event name -> the S3 operations that really emit it (others emit it as a side effect).
-_ONLY_FROM = {
-    "s3:ObjectAcl:Put": {"PutObjectAcl"},
-    "s3:ObjectTagging:Put": {"PutObjectTagging"},
-    "s3:ObjectTagging:Delete": {"DeleteObjectTagging"},
+_AWS_SOURCE_PREFIX = "aws."
+_NOT_AUTHORIZED_FOR_SOURCE = {
+    "ErrorCode": "NotAuthorizedForSourceException",
+    "ErrorMessage": "Not authorized for the source.",
 }
 _S3_REASONS = {
     "s3:ObjectCreated:Put": "PutObject",
@@ -90,6 +92,17 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
     for target in self.targets:
         if _service_of(target["Arn"]) in _OURS:
             aws.deliver_event_target(target["Arn"], target_input(target, event, self), self.name)
+
+
+def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    request = current_request()
+    if _context.get() is None or (request is not None and request.by_aws) or len(events) > 10:
+        result: list[dict[str, Any]] = _ORIGINAL["put_events"](self, events)
+        return result
+    refused = [str(event.get("Source") or "").startswith(_AWS_SOURCE_PREFIX) for event in events]
+    allowed = [event for event, no in zip(events, refused, strict=True) if not no]
+    accepted = iter(_ORIGINAL["put_events"](self, allowed))
+    return [dict(_NOT_AUTHORIZED_FOR_SOURCE) if no else next(accepted) for no in refused]
 
 
 def target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule | None = None) -> str:
@@ -178,8 +191,6 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         return
     request = current_request()
     operation = request.operation if request is not None else None
-    if event_name in _ONLY_FROM and operation not in _ONLY_FROM[event_name]:
-        return
     try:
         detail_object: dict[str, Any] = {
             "key": key.name,
@@ -230,8 +241,10 @@ def install() -> None:
     _ORIGINAL.update(
         send_to_targets=Rule.send_to_targets,
         send_event_bridge_message=s3_notifications._send_event_bridge_message,
+        put_events=EventsBackend.put_events,
     )
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+    EventsBackend.put_events = _put_events  # type: ignore[method-assign]
     s3_notifications._send_event_bridge_message = _send_event_bridge_message
 
 
@@ -239,5 +252,6 @@ def uninstall() -> None:
     if not _ORIGINAL:
         return
     Rule.send_to_targets = _ORIGINAL["send_to_targets"]  # type: ignore[method-assign]
+    EventsBackend.put_events = _ORIGINAL["put_events"]  # type: ignore[method-assign]
     s3_notifications._send_event_bridge_message = _ORIGINAL["send_event_bridge_message"]
     _ORIGINAL.clear()

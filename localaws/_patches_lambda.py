@@ -14,6 +14,8 @@ them the way AWS does, and runs every invocation's real code through ``LambdaRun
 - Code from S3 honours ``S3ObjectVersion`` and fails like AWS when the object does not exist.
 - Alias ``RoutingConfig`` is validated like AWS and its weights are honoured on invoke; the
   ``Qualifier`` query parameter (which moto ignores) selects version or alias.
+- ``DeadLetterConfig`` is kept and reported (moto drops it); asynchronous invokes are retried and
+  dead-lettered as Lambda does (``_patches_lambda_invoke``).
 
 The local AWS keeps its Lambda data in moto's non-Docker backend (``lambda_simple``) without
 changing moto's global config: ``get_backend`` picks that backend for requests the LocalAws
@@ -31,7 +33,6 @@ import io
 import json
 import random
 import sys
-import threading
 import time
 import uuid
 import zipfile
@@ -58,8 +59,8 @@ from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from . import _context
-from .lambda_runtime import FunctionSpec, InvokeResult
-from .recording import Invocation
+from ._patches_lambda_invoke import Run, dead_letter_target, set_dead_letter_config, start_async
+from .lambda_runtime import FunctionSpec
 
 _STATE_ATTR = "_localaws_state"
 
@@ -123,6 +124,7 @@ def _fingerprint(fn: LambdaFunction) -> str:
         "storage": fn.ephemeral_storage,
         "tracing": fn.tracing_config,
         "description": fn.description,
+        "dead_letter": dead_letter_target(fn),
     }
     return json.dumps(fields, sort_keys=True, default=str)
 
@@ -194,6 +196,7 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         fn = super().create_function({**spec, "Publish": False})
         if code is not None:
             _set_code(fn, *code)
+        set_dead_letter_config(fn, spec.get("DeadLetterConfig"))
         state_of(fn)
         if spec.get("Publish"):
             version = self.publish_version(fn.function_name)
@@ -254,6 +257,8 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         state, fault = self._begin_update(fn, body.get("RevisionId"))
         if fault is None or fault.kind != "fail":
             fn.update_configuration({k: v for k, v in body.items() if k != "RevisionId"})
+            if "DeadLetterConfig" in body:
+                set_dead_letter_config(fn, body["DeadLetterConfig"])
         self._finish_update(fn, state, fault)
         return fn.get_configuration()
 
@@ -460,9 +465,9 @@ class LocalLambdaBackend(LambdaSimpleBackend):
             environment=dict(fn.environment_vars or {}),
             runtime=fn.run_time,
         )
-        run = _Run(spec, used_qualifier, event, request_id, invoked_arn, invocation_type)
+        run = Run(spec, used_qualifier, event, request_id, invoked_arn, invocation_type)
         if invocation_type == "Event":
-            threading.Thread(target=run, name=f"lambda-event:{fn.function_name}", daemon=True).start()
+            start_async(run, fn, self._latest(fn.function_name))
             return 202, headers, b""
         result = run()
         headers["Content-Type"] = "application/json"
@@ -471,68 +476,6 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         if log_type == "Tail":
             headers["X-Amz-Log-Result"] = result.log_tail_b64
         return 200, headers, result.payload
-
-
-def _json_or_none(event: bytes) -> Any:
-    try:
-        return json.loads(event) if event.strip() else None
-    except ValueError:
-        return None
-
-
-class _Run:
-    """One invocation: injected faults first, then the runtime; recorded either way."""
-
-    def __init__(
-        self,
-        spec: FunctionSpec,
-        qualifier: str | None,
-        event: bytes,
-        request_id: str,
-        invoked_arn: str,
-        invocation_type: str,
-    ) -> None:
-        self.spec = spec
-        self.qualifier = qualifier
-        self.event = event
-        self.request_id = request_id
-        self.invoked_arn = invoked_arn
-        self.invocation_type = invocation_type
-
-    def __call__(self) -> InvokeResult:
-        aws = _context.require()
-        started = time.time()
-        spec = self.spec
-        fault = aws.faults.take_invoke_fault(
-            spec.function_name, spec.version, self.qualifier, _json_or_none(self.event)
-        )
-        if fault is not None and fault.kind == "timeout":
-            result = aws.runtime.timed_out_without_running(spec, self.request_id)
-        elif fault is not None:
-            error = {
-                "errorMessage": fault.message,
-                "errorType": fault.error_type,
-                "requestId": self.request_id,
-                "stackTrace": [],
-            }
-            result = InvokeResult(json.dumps(error).encode("utf-8"), fault.error_type, "", 0.0)
-        else:
-            result = aws.runtime.invoke(
-                spec, self.event, request_id=self.request_id, invoked_arn=self.invoked_arn
-            )
-        aws.invocations.record(
-            Invocation(
-                function_name=spec.function_name,
-                version=spec.version,
-                qualifier=self.qualifier,
-                duration=result.duration,
-                error_type=result.error_type,
-                request_id=self.request_id,
-                invocation_type=self.invocation_type,
-                time=started,
-            )
-        )
-        return result
 
 
 def _weights(routing: Any) -> dict[str, Any]:
@@ -629,6 +572,8 @@ def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[st
         return config
     config["RevisionId"] = state.revision_id
     config["State"] = "Active"
+    if dead_letter_target(self):
+        config["DeadLetterConfig"] = {"TargetArn": dead_letter_target(self)}
     if not on_create:
         config["LastUpdateStatus"] = state.last_update_status
         if config["LastUpdateStatus"] == "Failed":

@@ -1,4 +1,4 @@
-"""Step Functions: the real ASL on moto's engine, with scalable waits and JSONata.
+"""Step Functions: the real ASL on moto's engine, with scalable waits.
 
 - The local AWS's requests get moto's executing backend (what ``execute_state_machine`` selects),
   without changing moto's global config, so in-process ``mock_aws`` tests keep plain moto.
@@ -7,15 +7,15 @@
 - Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry interval sleeps take
   ``duration * wait_scale``, read at the moment the sleep starts, so tests can run a promotion
   whose ASL waits minutes in a fraction of a second, and change the scale at runtime.
-- JSONata expressions are evaluated with jsonata-python (moto ships no evaluator).
-- StartExecution without a name gets a generated one, as on AWS (moto's engine names every such
-  execution ``None``, so the second one fails with ExecutionAlreadyExists).
+- StartExecution without a name gets a UUID, as on AWS (moto's engine names every such execution
+  ``None``, so the second one fails with ExecutionAlreadyExists).
+- How executions end (StopExecution, the definition's TimeoutSeconds, status-change events) is in
+  ``_patches_sfn_lifecycle``; error names and payload limits in ``_patches_sfn_errors``. Both are
+  installed with this module.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from typing import Any
@@ -25,12 +25,10 @@ from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.jsonata import jsonata as jsonata_module
 from moto.stepfunctions.parser.asl.utils import boto_client
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-from . import _context
+from . import _context, _patches_sfn_errors, _patches_sfn_lifecycle
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -68,25 +66,10 @@ class _ScaledTime:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        remaining = max(float(seconds), 0.0)
-        while remaining > 0:
-            scale = _scale()
-            if scale <= 0:
-                return
-            real = min(remaining * scale, _SLICE_SECONDS)
-            time.sleep(real)
-            remaining -= real / scale
-
-
-def _eval_jsonata(expression: str) -> Any:
-    import jsonata
-
-    try:
-        result = jsonata.Jsonata(expression).evaluate(None)
-    except Exception as exc:
-        raise jsonata_module.JSONataException("UNKNOWN", str(exc)) from exc
-    # jsonata-python may return its own sequence types; the engine expects plain JSON values.
-    return json.loads(json.dumps(result, default=list)) if result is not None else None
+        if _context.running() is None:
+            time.sleep(seconds)
+        else:
+            _context.simulated_sleep(seconds)
 
 
 def _start_execution(
@@ -114,63 +97,23 @@ def _engine_port() -> str:
     return str(aws.port) if aws is not None else _ORIGINAL["moto_server_port"]()
 
 
-def _terminated(self: BaseExecutionWorkerCommunication) -> None:
-    """After an execution ends, emit the "Step Functions Execution Status Change" event AWS emits.
-
-    moto's engine emits none, so rules on execution status (e.g. one that cleans up after a stopped
-    execution) would never fire locally. Delivered from another thread: the engine's thread must not
-    wait on EventBridge.
-    """
-    _ORIGINAL["terminated"](self)
-    aws = _context.running()
-    if aws is None:
-        return
-    execution = self.execution
-    status = getattr(execution.exec_status, "value", execution.exec_status)
-    detail = {
-        "executionArn": execution.exec_arn,
-        "stateMachineArn": execution.state_machine_arn,
-        "name": execution.name,
-        "status": str(status),
-        "startDate": int(execution.start_date.timestamp() * 1000),
-        "stopDate": int(execution.stop_date.timestamp() * 1000) if execution.stop_date else None,
-        "input": execution.execution_input,
-        "output": json.dumps(execution.output) if execution.output is not None else None,
-        "error": execution.error,
-        "cause": execution.cause,
-    }
-    entry = {
-        "Source": "aws.states",
-        "DetailType": "Step Functions Execution Status Change",
-        "Resources": [execution.exec_arn],
-        "Detail": json.dumps(detail),
-    }
-    threading.Thread(
-        target=lambda: aws.client("events").put_events(Entries=[entry]),
-        name="localaws-sfn-status",
-        daemon=True,
-    ).start()
-
-
 def install() -> None:
     if _ORIGINAL:
         return
     _ORIGINAL.update(
         wait_interval=WaitFunction._wait_interval,
         retrier_time=getattr(retrier_decl, "time"),  # noqa: B009 - not exported by moto
-        eval_jsonata=jsonata_module._eval_jsonata,
         moto_server_port=getattr(boto_client, "moto_server_port"),  # noqa: B009
         start_execution=StepFunctionsParserBackend.start_execution,
         get_backend=sfn_responses.get_backend,
-        terminated=BaseExecutionWorkerCommunication.terminated,
     )
     sfn_responses.get_backend = _get_backend
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010
-    jsonata_module._eval_jsonata = _eval_jsonata
     setattr(boto_client, "moto_server_port", _engine_port)  # noqa: B010
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+    _patches_sfn_lifecycle.install()
+    _patches_sfn_errors.install()
 
 
 def uninstall() -> None:
@@ -178,9 +121,9 @@ def uninstall() -> None:
         return
     WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
-    jsonata_module._eval_jsonata = _ORIGINAL["eval_jsonata"]
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
-    BaseExecutionWorkerCommunication.terminated = _ORIGINAL["terminated"]  # type: ignore[method-assign]
+    _patches_sfn_errors.uninstall()
+    _patches_sfn_lifecycle.uninstall()
     StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]
     sfn_responses.get_backend = _ORIGINAL["get_backend"]
     _ORIGINAL.clear()

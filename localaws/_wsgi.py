@@ -5,22 +5,31 @@ no change in the code under test: the caller is told apart by what its SDK alrea
 
 - Lambda workers run with ``AWS_SDK_UA_APP_ID=localaws#w<N>`` so their User-Agent carries
   ``app/localaws#w<N>``; the runtime maps ``w<N>`` to the function and version.
-- Event deliveries of the local EventBridge use ``app/localaws#events``.
+- Event deliveries of the local EventBridge use ``app/localaws#events``, and events that the local
+  AWS emits as an AWS service (Step Functions status changes) ``app/localaws#aws``: only those two
+  may put events whose source starts with ``aws.``.
 - moto's Step Functions engine signs with the access key ``ak`` (see
   ``moto.stepfunctions.parser.asl.utils.boto_client``).
 - Everything else is the outside client.
+
+Injected API faults are answered here: an error response in the service's protocol, a connection
+closed without an answer, or an answer held back (see ``faults.py``). In front of the middleware,
+``StageRouter`` sends API Gateway stage requests (``/restapis/<api>/<stage>/_user_request_/...``) to
+the local API Gateway, so stages are served on the same port as the AWS APIs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from moto.core.request import Request
@@ -38,11 +47,16 @@ from .recording import (
     ApiCallRecorder,
 )
 
+if TYPE_CHECKING:
+    from .apigateway import ApiGateway
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 #: The User-Agent app id prefix of callers inside the local AWS.
 APP_ID_PREFIX = "localaws#"
 EVENTS_APP_ID = "localaws#events"
+#: The User-Agent app id of calls the local AWS makes as an AWS service (e.g. emitting ``aws.states`` events).
+SERVICE_APP_ID = "localaws#aws"
 _ENGINE_ACCESS_KEY = "ak"
 _MAX_PARSED_BODY = 1024 * 1024
 
@@ -71,6 +85,7 @@ class RequestInfo:
         self.source = source
         self.function_name: str | None = None
         self.function_version: str | None = None
+        self.by_aws = False  # made by the local AWS itself as an AWS service (may use ``aws.`` sources)
 
 
 class ApiMiddleware:
@@ -112,14 +127,26 @@ class ApiMiddleware:
             self._recorder.finish(token, int(status.split(" ", 1)[0]))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        if fault is not None:
+        def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            _current.info = info
+            try:
+                with _context.serving():
+                    return self._app(environ, start_response)
+            finally:
+                _current.info = None
+
+        if fault is None:
+            return serve(environ, recording_start_response)
+        if fault.kind == "error":
             return _fault_response(info.service, fault, recording_start_response)
-        _current.info = info
-        try:
-            with _context.serving():
-                return self._app(environ, recording_start_response)
-        finally:
-            _current.info = None
+        if fault.kind == "drop" and not fault.processed:
+            _drop_connection(environ)
+        status, headers, body = _buffered(serve, environ)
+        if fault.kind == "drop":
+            _drop_connection(environ)
+        time.sleep(fault.seconds)
+        recording_start_response(status, headers)
+        return body
 
     def _describe(self, environ: dict[str, Any]) -> RequestInfo:
         auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -133,6 +160,9 @@ class ApiMiddleware:
         app_id = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
         if app_id and app_id.group(1) == EVENTS_APP_ID:
             info.source = SOURCE_EVENTS
+            info.by_aws = True
+        elif app_id and app_id.group(1) == SERVICE_APP_ID:
+            info.by_aws = True
         elif app_id:
             worker = self._resolve_worker(app_id.group(1))
             if worker is not None:
@@ -144,6 +174,49 @@ class ApiMiddleware:
             body = _buffer_body(environ) if service != "s3" else b""
             info.operation, info.params = _operation_and_params(service, environ, body)
         return info
+
+
+class StageRouter:
+    """Sends API Gateway stage requests to ``gateway`` (once set) and every other request to ``app``."""
+
+    def __init__(self, app: WsgiApp, gateway: ApiGateway | None = None) -> None:
+        self._app = app
+        self.gateway = gateway
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        gateway = self.gateway
+        if gateway is not None and gateway.is_stage_request(environ):
+            return gateway.wsgi_app(environ, start_response)
+        return self._app(environ, start_response)
+
+
+def _buffered(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """Run ``app`` to the end and keep its answer (status, headers, body) instead of sending it."""
+    answer: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        answer.update(status=status, headers=list(headers))
+        return chunks.append
+
+    iterable = app(environ, start_response)
+    try:
+        chunks.extend(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    return answer["status"], answer["headers"], [b"".join(chunks)]
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Close the client's connection without an answer (werkzeug then drops the request quietly)."""
+    connection = environ.get("werkzeug.socket")
+    if connection is None:
+        raise RuntimeError("dropping a connection needs werkzeug's server (no werkzeug.socket)")
+    with contextlib.suppress(OSError):  # already closed by the client
+        connection.shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("connection dropped by an injected fault")
 
 
 def _buffer_body(environ: dict[str, Any]) -> bytes:

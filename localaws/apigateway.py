@@ -1,9 +1,11 @@
 """A local API Gateway (REST API) endpoint that serves Lambda proxy integrations.
 
 moto stores REST APIs, resources, methods, integrations and stages but does not serve ``AWS_PROXY``
-integrations. This server does: a request to ``/<rest_api_id>/<stage>/<path>`` is resolved the way API
-Gateway resolves it, from the *current* state of moto's apigateway backend read through boto3 on every
-request (nothing is cached, so an updated stage variable or a redeployed API applies at once):
+integrations. This module does, on the local AWS's own port, at the URLs LocalStack uses:
+``http://<host>:<port>/restapis/<rest_api_id>/<stage>/_user_request_/<path>`` stands in for
+``https://<rest_api_id>.execute-api.<region>.amazonaws.com/<stage>/<path>``. A request is resolved the
+way API Gateway resolves it, from the *current* state of moto's apigateway backend read through boto3
+on every request (nothing is cached, so an updated stage variable or a redeployed API applies at once):
 
 1. the stage (``get_stage``) gives the stage variables; unknown API or stage -> 403 ``Forbidden``;
 2. the resource path is matched (literal segments beat ``{param}``, which beats ``{proxy+}``), then the
@@ -34,12 +36,12 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -47,7 +49,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 __all__ = [
     "ACCOUNT_ID",
-    "ApiGatewayServer",
+    "STAGE_PATH_PREFIX",
+    "ApiGateway",
     "GatewayResponse",
     "IntegrationError",
     "InvokeOutcome",
@@ -60,6 +63,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"
+STAGE_PATH_PREFIX = "/restapis/"
+"""Stage requests are ``/restapis/<rest_api_id>/<stage>/_user_request_/<path>`` on the local AWS's port."""
 DEFAULT_TIMEOUT_MS = 29_000
 """API Gateway's default (and, for REST APIs, maximum by default) integration timeout."""
 
@@ -71,6 +76,9 @@ _LAMBDA_URI = re.compile(
 _FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$"
+)
+_STAGE_REQUEST = re.compile(
+    r"^/restapis/(?P<api>[^/?]+)/(?P<stage>[^/?]+)/_user_request_(?P<path>/[^?]*)?(?=\?|$)"
 )
 _PROXY_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -261,69 +269,50 @@ def _header_value(name: str, value: Any) -> str:
     raise MalformedProxyResponseError(f"header {name} must be a scalar, got {type(value).__name__}")
 
 
-# ------------------------------------------------------------------------------------------------ server
+# ----------------------------------------------------------------------------------------------- gateway
 
 
-class ApiGatewayServer:
-    """Threaded HTTP server on 127.0.0.1 that serves the REST API stages stored in the local AWS.
+class ApiGateway:
+    """Serves the REST API stages stored in the local AWS, as a WSGI app on the local AWS's port.
 
     ``endpoint_url`` and ``region`` are those of the local AWS (moto server); every request reads the API
     configuration from there, and the function is invoked there.
     """
 
-    def __init__(self, endpoint_url: str, region: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.endpoint_url = endpoint_url
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
         self.region = region
-        self._host = host
-        self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._session: boto3.session.Session | None = None
 
-    # lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> ApiGatewayServer:
-        if self._httpd is not None:
-            return self
-        gateway = self
-
-        class Handler(_RequestHandler):
-            pass
-
-        Handler.gateway = gateway
-        httpd = ThreadingHTTPServer((self._host, self._port), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="localaws-apigateway", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> ApiGatewayServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("ApiGatewayServer is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     def stage_url(self, rest_api_id: str, stage: str) -> str:
         """Local counterpart of ``https://<rest_api_id>.execute-api.<region>.amazonaws.com/<stage>``."""
-        return f"{self.base_url}/{rest_api_id}/{stage}"
+        return f"{self.endpoint_url}{STAGE_PATH_PREFIX}{rest_api_id}/{stage}/_user_request_"
+
+    @staticmethod
+    def is_stage_request(environ: Mapping[str, Any]) -> bool:
+        return bool(_STAGE_REQUEST.match(_raw_uri(environ)))
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Answer one stage request (``is_stage_request``) the way API Gateway would."""
+        raw_uri = _raw_uri(environ)
+        match = _STAGE_REQUEST.match(raw_uri)
+        if match is None:
+            response = _error(403, "Forbidden", str(uuid.uuid4()), "ForbiddenException", "not a stage URL")
+        else:
+            rest = match.group("path") or ""
+            query = raw_uri[match.end() :]
+            response = self.handle(
+                str(environ.get("REQUEST_METHOD", "GET")),
+                f"/{match.group('api')}/{match.group('stage')}{rest}{query}",
+                _request_headers(environ),
+                _request_body(environ),
+                source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+            )
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {_reason_phrase(response.status)}", headers)
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [response.body]
 
     # clients -----------------------------------------------------------------------------------------
     def _client(self, service: str, read_timeout: float = 60.0) -> Any:
@@ -615,28 +604,41 @@ def _missing_token(request_id: str, detail: str) -> GatewayResponse:
     )
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    """Adapts http.server to :meth:`ApiGatewayServer.handle` for every HTTP method."""
+def _raw_uri(environ: Mapping[str, Any]) -> str:
+    """The request target as the client sent it (still percent-encoded), query string included."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw)
+    path = quote(str(environ.get("PATH_INFO", "")).encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
+    query = environ.get("QUERY_STRING")
+    return f"{path}?{query}" if query else path
 
-    gateway: ApiGatewayServer
-    protocol_version = "HTTP/1.1"
-    server_version = "localaws-apigateway"
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        response = self.gateway.handle(
-            self.command, self.path, list(self.headers.items()), body, source_ip=self.client_address[0]
-        )
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+def _request_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    headers = [
+        (key[5:].replace("_", "-").title(), str(value))
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers.append((name, str(environ[key])))
+    return headers
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+def _request_body(environ: Mapping[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        return bytes(stream.read())
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return bytes(stream.read(length)) if length > 0 else b""
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

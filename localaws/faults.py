@@ -16,13 +16,18 @@ Tests prove those promises by injecting faults into the running local AWS from t
     faults.api_error("lambda", "GetFunction", code="AccessDeniedException", status=403,
                      source="lambda")                                # only calls made by functions
 
-    # (b) The next code update of a function goes InProgress, then Failed with a reason.
+    # (b) Network faults: the connection is closed without an answer, or the answer comes late.
+    faults.drop_connection("lambda", "PublishVersion", times=1)      # never reaches moto
+    faults.drop_connection("stepfunctions", "StartExecution", processed=True)  # done, answer lost
+    faults.delay("dynamodb", "TransactWriteItems", seconds=5)        # done, answered 5 s later
+
+    # (c) The next code update of a function goes InProgress, then Failed with a reason.
     faults.failing_update("greeting-api", reason="Lambda was unable to unzip the code")
 
-    # (c) The next update stays InProgress for 30 s of simulated time (scaled by wait_scale).
+    # (d) The next update stays InProgress for 30 s of simulated time (scaled by wait_scale).
     faults.slow_update("greeting-api", seconds=30)
 
-    # (d) Invocations fail without running the code, or hang until the function times out.
+    # (e) Invocations fail without running the code, or hang until the function times out.
     faults.invoke_error("greeting-api", error_type="RuntimeError", message="boom", alias="STAGE")
     faults.invoke_timeout("greeting-api", version="3", times=1)
 
@@ -34,6 +39,12 @@ down and the fault disappears when it reaches zero. Every method returns the fau
 the query string or the JSON body; for ``FunctionName`` an ARN or ``name:qualifier`` also matches
 the bare function name. ``source`` limits an API fault to calls from ``"client"``,
 ``"stepfunctions"``, ``"events"``, ``"lambda"`` (any function) or ``"lambda:<name>"``.
+
+A dropped connection is closed without a byte of answer, so the SDK sees a connection error
+(botocore ``ConnectionClosedError``) and, with retries on, tries again; with ``processed=True`` the
+request is carried out first, as when an answer is lost on its way back. A delayed answer is carried
+out at once and sent ``seconds`` later (real seconds, not scaled): a client whose read timeout is
+shorter gives up (``ReadTimeoutError``) although the change was made.
 
 Update faults apply to UpdateFunctionCode (and UpdateFunctionConfiguration) of the named
 function. A failed update keeps the previous code and configuration, as AWS does.
@@ -80,7 +91,12 @@ class _Fault:
 
 @dataclass
 class ApiFault(_Fault):
-    """An error response for matching requests to ``service:operation``."""
+    """What matching requests to ``service:operation`` get instead of a prompt answer.
+
+    ``kind`` is ``"error"`` (an error response ``code``/``status``), ``"drop"`` (the connection is closed
+    without an answer; after carrying the request out if ``processed``) or ``"delay"`` (the answer is
+    sent ``seconds`` late).
+    """
 
     service: str = ""
     operation: str = ""
@@ -89,6 +105,9 @@ class ApiFault(_Fault):
     message: str = ""
     match: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    kind: Literal["error", "drop", "delay"] = "error"
+    seconds: float = 0.0
+    processed: bool = False
 
     def matches(self, service: str, operation: str, params: dict[str, object], source: str) -> bool:
         if (service, operation) != (self.service, self.operation):
@@ -156,7 +175,7 @@ class FaultInjector:
         self._updates: list[UpdateFault] = []
         self._invokes: list[InvokeFault] = []
 
-    # -- (a) API errors -------------------------------------------------------------------------
+    # -- (a), (b) API errors and network faults -------------------------------------------------
     def api_error(
         self,
         service: str,
@@ -170,19 +189,18 @@ class FaultInjector:
         source: str | None = None,
     ) -> ApiFault:
         """Answer matching ``service:operation`` requests with error ``code`` and HTTP ``status``."""
-        fault = ApiFault(
-            remaining=times,
-            service=service,
-            operation=operation,
-            code=code,
-            status=status,
-            message=message or f"Injected fault: {code}",
-            match=dict(match or {}),
-            source=source,
+        return self._add_api_fault(
+            ApiFault(
+                remaining=times,
+                service=service,
+                operation=operation,
+                code=code,
+                status=status,
+                message=message or f"Injected fault: {code}",
+                match=dict(match or {}),
+                source=source,
+            )
         )
-        with self._lock:
-            self._api.append(fault)
-        return fault
 
     def throttle(
         self,
@@ -242,6 +260,57 @@ class FaultInjector:
             source=source,
         )
 
+    def drop_connection(
+        self,
+        service: str,
+        operation: str,
+        *,
+        processed: bool = False,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """Close the connection without an answer; ``processed``: carry the request out first."""
+        return self._add_api_fault(
+            ApiFault(
+                remaining=times,
+                service=service,
+                operation=operation,
+                match=dict(match or {}),
+                source=source,
+                kind="drop",
+                processed=processed,
+            )
+        )
+
+    def delay(
+        self,
+        service: str,
+        operation: str,
+        seconds: float,
+        *,
+        times: int | None = None,
+        match: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> ApiFault:
+        """Carry the request out at once and send its answer ``seconds`` (real seconds) later."""
+        return self._add_api_fault(
+            ApiFault(
+                remaining=times,
+                service=service,
+                operation=operation,
+                match=dict(match or {}),
+                source=source,
+                kind="delay",
+                seconds=float(seconds),
+            )
+        )
+
+    def _add_api_fault(self, fault: ApiFault) -> ApiFault:
+        with self._lock:
+            self._api.append(fault)
+        return fault
+
     def take_api_fault(
         self, service: str, operation: str, params: dict[str, object], source: str
     ) -> ApiFault | None:
@@ -253,7 +322,7 @@ class FaultInjector:
                     return fault
         return None
 
-    # -- (b), (c) update faults -----------------------------------------------------------------
+    # -- (c), (d) update faults -----------------------------------------------------------------
     def failing_update(
         self,
         function_name: str,
@@ -291,7 +360,7 @@ class FaultInjector:
                     return fault
         return None
 
-    # -- (d) invoke faults ----------------------------------------------------------------------
+    # -- (e) invoke faults ----------------------------------------------------------------------
     def invoke_error(
         self,
         function_name: str,

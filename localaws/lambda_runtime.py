@@ -12,11 +12,19 @@ same so that a promotion, which invokes a dozen task functions many times, runs 
 - a worker talks to the server over a pipe; its stdout/stderr go to a file whose new part is the
   invocation's log (returned base64 as ``LogType=Tail`` does);
 - the function's Timeout is enforced by the caller: a worker that does not answer in time is
-  killed and the invocation fails with ``Sandbox.Timedout``, as on AWS.
+  killed and the invocation fails with ``Sandbox.Timedout``, as on AWS;
+- what runs inside a worker is in ``_lambda_worker``.
 
 Workers run on this interpreter with the unpacked zip first on ``sys.path`` and the project's own
 paths removed, so a package missing from the zip fails here as it would on AWS. (Modules the
 forkserver preloaded, boto3/botocore/pydantic/powertools, are shared and win over copies in a zip.)
+
+Functions see simulated time: ``time.time()`` in a worker runs ``1 / wait_scale`` times faster than
+the real clock, from a start shared by every worker (``SimulatedClock``). A duration a function
+measures with the wall clock (a lock that expires 120 s after it was written, compared with the
+time of a later invocation) then passes at the pace of Wait states and Retry delays, so the code
+keeps its real durations. The function's own pace is real: its Timeout, the context's remaining
+time, ``time.monotonic()``, ``time.sleep()`` and ``datetime.now()`` are not scaled.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import zipfile
 from dataclasses import dataclass, field
 from multiprocessing import popen_forkserver, spawn
@@ -42,6 +49,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerProcess
 from pathlib import Path
 from typing import Any
+
+from . import _context
+from ._lambda_worker import REAL_TIME, ClockAnchor, worker_main
 
 #: Imported once by the forkserver so that every worker starts with them loaded.
 PRELOAD_MODULES = ["localaws._worker_preload"]
@@ -72,6 +82,40 @@ class FunctionSpec:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.function_arn, self.version, self.revision_id)
+
+
+#: The smallest wait_scale the clock honours (a scale of 0 would stop simulated time from being defined).
+MIN_CLOCK_SCALE = 1e-6
+
+
+class SimulatedClock:
+    """The wall clock the functions see; it starts at the real time and keeps pace with wait_scale.
+
+    A change of scale re-anchors the clock at the moment it is noticed (the next invocation), so
+    simulated time never jumps or runs backwards.
+    """
+
+    def __init__(self) -> None:
+        now = REAL_TIME()
+        self._anchor = ClockAnchor(now, now, 1.0)
+        self._lock = threading.Lock()
+
+    def anchor(self, wait_scale: float) -> ClockAnchor:
+        scale = max(float(wait_scale), MIN_CLOCK_SCALE)
+        with self._lock:
+            if scale != self._anchor.scale:
+                now = REAL_TIME()
+                self._anchor = ClockAnchor(now, self._anchor.at(now), scale)
+            return self._anchor
+
+    def now(self, wait_scale: float) -> float:
+        """The simulated time now, as a function would read it."""
+        return self.anchor(wait_scale).at(REAL_TIME())
+
+
+def _wait_scale() -> float:
+    aws = _context.running()
+    return aws.wait_scale if aws is not None else 1.0
 
 
 @dataclass
@@ -160,6 +204,7 @@ class LambdaRuntime:
         self._counter = itertools.count(1)
         self._code_locks: dict[str, threading.Lock] = {}
         self._stopped = False
+        self.clock = SimulatedClock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -185,6 +230,11 @@ class LambdaRuntime:
             self._busy.clear()
         for worker in workers:
             worker.kill()
+
+    def app_id(self, function_name: str, version: str) -> str:
+        """The User-Agent app id that attributes a call to (function name, version), as its workers send."""
+        with self._lock:
+            return self._app_id_for(function_name, version)
 
     def resolve_app_id(self, app_id: str) -> tuple[str, str] | None:
         """(function name, version) of the worker group whose User-Agent app id this is."""
@@ -215,10 +265,11 @@ class LambdaRuntime:
             init = self._await_init(worker, spec, request_id, started)
             if init is not None:
                 return init, False
-        deadline_ms = int((time.time() + spec.timeout) * 1000)
+        deadline_ms = int((REAL_TIME() + spec.timeout) * 1000)
+        anchor = self.clock.anchor(_wait_scale())
         call_started = time.monotonic()
         try:
-            worker.conn.send(("invoke", request_id, event, deadline_ms, invoked_arn))
+            worker.conn.send(("invoke", request_id, event, deadline_ms, invoked_arn, anchor))
             ready = worker.conn.poll(spec.timeout)
         except (OSError, EOFError):
             ready = True  # the recv below reports the dead worker
@@ -349,9 +400,10 @@ class LambdaRuntime:
         env = self._environment(spec, code_dir, app_id)
         parent_conn, child_conn = multiprocessing.Pipe()
         log_path = self.work_dir / "logs" / f"{app_id[len('localaws#') :]}-{next(self._counter)}.log"
+        anchor = self.clock.anchor(_wait_scale())
         process = _WorkerProcess(
             target=worker_main,
-            args=(child_conn, str(code_dir), spec.handler, env, str(log_path)),
+            args=(child_conn, str(code_dir), spec.handler, env, str(log_path), anchor),
             name=f"lambda:{spec.function_name}:{spec.version}",
             daemon=True,
         )
@@ -439,155 +491,6 @@ class _BytesReader:
 
 def _noop() -> None:
     """Target of the warm-up process that starts the forkserver."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Worker side (runs in the forked process)
-# ---------------------------------------------------------------------------------------------
-
-
-class LambdaContext:
-    """The context object of the AWS Python runtime (same attributes and method)."""
-
-    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
-        self.aws_request_id = request_id
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.invoked_function_arn = invoked_function_arn
-        self.client_context = None
-        self.identity = None
-        self.tenant_id = None
-        self._deadline_ms = deadline_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(self._deadline_ms - int(time.time() * 1000), 0)
-
-    def __repr__(self) -> str:
-        return (
-            f"LambdaContext([aws_request_id={self.aws_request_id},function_name={self.function_name},"
-            f"function_version={self.function_version},invoked_function_arn={self.invoked_function_arn}])"
-        )
-
-
-class _RequestIdFilter(logging.Filter):
-    request_id = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = self.request_id
-        return True
-
-
-class _LogSink:
-    """fd 1 and 2 point at one file; each invocation reads and truncates what it wrote."""
-
-    def __init__(self, path: str) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
-        self._reader = os.open(path, os.O_RDONLY)
-        os.unlink(path)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-
-    def take(self) -> str:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        size = os.fstat(self._reader).st_size
-        data = os.pread(self._reader, size, 0) if size else b""
-        os.ftruncate(1, 0)
-        return data.decode("utf-8", errors="replace")
-
-
-def worker_main(conn: Connection, code_dir: str, handler: str, env: dict[str, str], log_path: str) -> None:
-    """Entry point of a worker: set up the Lambda environment, import the handler, serve."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops the workers
-    sink = _LogSink(log_path)
-    os.environ.clear()
-    os.environ.update(env)
-    time.tzset()
-    os.chdir(code_dir)
-    keep = (sys.base_prefix, sys.prefix)
-    sys.path[:] = [code_dir] + [p for p in sys.path if p and p.startswith(keep)]
-    request_filter = _setup_logging()
-    handler_fn, error = _load_handler(handler)
-    conn.send(("ready" if error is None else "init_error", None, error, sink.take()))
-    if handler_fn is None:
-        return
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        _, request_id, event_bytes, deadline_ms, invoked_arn = message
-        request_filter.request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}"
-        payload, error = _call(handler_fn, event_bytes, LambdaContext(request_id, deadline_ms, invoked_arn))
-        if error is not None:
-            error["requestId"] = request_id
-        conn.send(("result", payload, error, sink.take()))
-
-
-def _setup_logging() -> _RequestIdFilter:
-    """The root logger of the AWS Python runtime: request id in every line, WARNING by default."""
-    request_filter = _RequestIdFilter()
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(
-        logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n")
-    )
-    stream.addFilter(request_filter)
-    root = logging.getLogger()
-    root.handlers[:] = [stream]
-    root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "WARNING"))
-    logging.Formatter.converter = time.gmtime
-    return request_filter
-
-
-def _load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
-    import importlib
-
-    module_name, _, function_name = handler.rpartition(".")
-    try:
-        module = importlib.import_module(module_name.replace("/", "."))
-    except ImportError as exc:
-        return None, _error(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", []
-        )
-    except SyntaxError as exc:
-        message = f"Syntax error in module '{module_name}': {exc}"
-        return None, _error("Runtime.UserCodeSyntaxError", message, [])
-    except Exception as exc:
-        return None, _unhandled(exc)
-    handler_fn = getattr(module, function_name, None)
-    if handler_fn is None:
-        message = f"Handler '{function_name}' missing on module '{module_name}'"
-        return None, _error("Runtime.HandlerNotFound", message, [])
-    return handler_fn, None
-
-
-def _call(handler_fn: Any, event_bytes: bytes, context: LambdaContext) -> tuple[bytes, dict[str, Any] | None]:
-    try:
-        event = json.loads(event_bytes) if event_bytes else {}
-        result = handler_fn(event, context)
-    except Exception as exc:
-        error = _unhandled(exc)
-        trace = "".join(traceback.format_exception(exc))
-        sys.stdout.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n{trace}")
-        return b"", error
-    try:
-        return json.dumps(result).encode("utf-8"), None
-    except (TypeError, ValueError) as exc:
-        return b"", _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", [])
-
-
-def _unhandled(exc: BaseException) -> dict[str, Any]:
-    frames = traceback.extract_tb(exc.__traceback__)[1:]
-    return _error(type(exc).__name__, str(exc), traceback.format_list(frames))
-
-
-def _error(error_type: str, message: str, stack: list[str]) -> dict[str, Any]:
-    return {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": stack}
 
 
 def remove_work_dir(path: Path) -> None:

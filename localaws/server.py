@@ -4,9 +4,13 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
 
 - Lambda invocations run the functions' real code in warm worker processes (``lambda_runtime``);
 - Lambda versioning, updates and aliases behave like AWS (``_patches_lambda``);
-- Step Functions executes the real ASL with scalable waits and JSONata (``_patches_sfn``);
-- EventBridge delivers to Step Functions and Lambda targets (``_patches_events``);
-- a WSGI middleware records every API call and answers injected faults (``_wsgi``).
+- Step Functions executes the real ASL with scalable waits (``_patches_sfn``);
+- EventBridge delivers to Step Functions and Lambda targets and refuses ``aws.`` sources from callers
+  (``_patches_events``); S3 sends one notification per request (``_patches_s3``);
+- DynamoDB requests are isolated from each other (``_patches_dynamodb``);
+- a WSGI middleware records every API call and answers injected faults (``_wsgi``);
+- API Gateway stages are served on the same port, at ``/restapis/<api>/<stage>/_user_request_/``
+  (``apigateway``).
 
 Only one LocalAws runs per process at a time because moto's backends are process-global.
 """
@@ -28,14 +32,17 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import _context, _patches_events, _patches_lambda, _patches_s3, _patches_sfn
-from ._wsgi import EVENTS_APP_ID, ApiMiddleware
+from . import _context, _patches_dynamodb, _patches_events, _patches_lambda, _patches_s3, _patches_sfn
+from ._wsgi import EVENTS_APP_ID, SERVICE_APP_ID, ApiMiddleware, StageRouter
+from .apigateway import ApiGateway
 from .faults import FaultInjector
 from .lambda_runtime import LambdaRuntime, remove_work_dir
 from .recording import ApiCallRecorder, InvocationRecorder
 
 LOG = logging.getLogger(__name__)
 DUMMY_KEY = "testing"  # the local AWS accepts any credentials
+#: Threads of the local AWS's own machinery; their calls are made as an AWS service (``SERVICE_APP_ID``).
+SERVICE_THREAD_PREFIX = "localaws-"
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -79,7 +86,7 @@ class LocalAws:
         self._runtime: LambdaRuntime | None = None
         self._work_dir: Path | None = None
         self._events_pool: ThreadPoolExecutor | None = None
-        self._apigw: Any = None
+        self._apigw: ApiGateway | None = None
         self._session_lock = threading.Lock()
         self._session: Any = None
 
@@ -100,6 +107,7 @@ class LocalAws:
         _patches_sfn.install()
         _patches_events.install()
         _patches_s3.install()
+        _patches_dynamodb.install()
         # The ASL engine logs every failed execution as an ERROR with its parse tree; the failure is already
         # in the execution's history, where Step Functions users look for it.
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
@@ -107,15 +115,18 @@ class LocalAws:
         self._events_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="localaws-events")
         # The runtime needs the endpoint, which needs the server's port: bind first, serve later.
         runtime_box: list[LambdaRuntime] = []
-        app = ApiMiddleware(
-            DomainDispatcherApplication(create_backend_app),
-            self.api_calls,
-            self.faults,
-            lambda app_id: runtime_box[0].resolve_app_id(app_id) if runtime_box else None,
+        app = StageRouter(
+            ApiMiddleware(
+                DomainDispatcherApplication(create_backend_app),
+                self.api_calls,
+                self.faults,
+                lambda app_id: runtime_box[0].resolve_app_id(app_id) if runtime_box else None,
+            )
         )
         self._server = make_server(
             self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
         )
+        self._apigw = app.gateway = ApiGateway(self.endpoint_url, self.region)
         self._runtime = LambdaRuntime(self.endpoint_url, self.region, self._work_dir)
         runtime_box.append(self._runtime)
         self._runtime.start()
@@ -126,25 +137,10 @@ class LocalAws:
             daemon=True,
         )
         self._thread.start()
-        self._start_apigateway()
-
-    def _start_apigateway(self) -> None:
-        try:
-            from . import apigateway  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            return
-        server_class = getattr(apigateway, "ApiGatewayServer", None)
-        if server_class is None:
-            return
-        self._apigw = server_class(self.endpoint_url, self.region)
-        self._apigw.start()
 
     def stop(self) -> None:
-        """Stop the server, the API Gateway server and every Lambda worker; undo the patches."""
-        if self._apigw is not None:
-            with contextlib.suppress(Exception):
-                self._apigw.stop()
-            self._apigw = None
+        """Stop the server and every Lambda worker; undo the patches."""
+        self._apigw = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -157,6 +153,7 @@ class LocalAws:
         if self._work_dir is not None:
             remove_work_dir(self._work_dir)
         if _context.running() is self:
+            _patches_dynamodb.uninstall()
             _patches_s3.uninstall()
             _patches_events.uninstall()
             _patches_sfn.uninstall()
@@ -194,22 +191,32 @@ class LocalAws:
         return self._runtime
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
-        """A boto3 client on the local endpoint (dummy credentials, standard retries)."""
+        """A boto3 client on the local endpoint (dummy credentials, standard retries).
+
+        On the local AWS's own threads (named ``localaws-...``) the client calls as an AWS service
+        would, so that it may, for example, put events with an ``aws.`` source.
+        """
         with self._session_lock:
             if self._session is None:
                 self._session = boto3.session.Session(
                     aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.region
                 )
             config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+            if threading.current_thread().name.startswith(SERVICE_THREAD_PREFIX):
+                config = config.merge(Config(user_agent_appid=SERVICE_APP_ID))  # type: ignore[call-arg]
             if "config" in kwargs:
                 config = config.merge(kwargs.pop("config"))
             return self._session.client(service_name, endpoint_url=self.endpoint_url, config=config, **kwargs)
 
     def stage_url(self, rest_api_id: str, stage: str) -> str:
-        """Base URL of an API Gateway stage on the local API Gateway server."""
+        """Base URL of an API Gateway stage, on the local AWS's own port.
+
+        ``http://127.0.0.1:<port>/restapis/<api-id>/<stage>/_user_request_`` stands in for
+        ``https://<api-id>.execute-api.<region>.amazonaws.com/<stage>``: append the resource path.
+        """
         if self._apigw is None:
-            raise RuntimeError("the local API Gateway server (localaws.apigateway) is not available")
-        return str(self._apigw.stage_url(rest_api_id, stage))
+            raise RuntimeError("LocalAws is not started")
+        return self._apigw.stage_url(rest_api_id, stage)
 
     def deploy_template(
         self, path: str | Path, parameters: Mapping[str, str] | None = None, stack_name: str = "promoter"

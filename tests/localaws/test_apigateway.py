@@ -206,6 +206,25 @@ def test_each_stage_invokes_the_alias_its_stage_variable_names(aws: LocalAws, gr
         apigw.update_stage(restApiId=api_id, stageName="dev", patchOperations=patch)
 
 
+def test_stages_answer_on_the_local_aws_port_at_the_documented_url(aws: LocalAws, greeting: Stack) -> None:
+    """A stage is served on the port of every AWS API, at LocalStack's
+    ``/restapis/<api-id>/<stage>/_user_request_/<path>`` (README, ``make serve``)."""
+    api_id = greeting.outputs["ApiId"]
+    documented = f"{aws.endpoint_url}/restapis/{api_id}/prod/_user_request_"
+    assert aws.stage_url(api_id, "prod") == documented
+
+    status, headers, body = http(documented + "/hello?name=Ada%20Lovelace")
+
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["message"] == "Hello, Ada Lovelace"
+    prod = aws.client("lambda").get_alias(FunctionName=FUNCTION, Name="PROD")["FunctionVersion"]
+    assert answer["version"] == prod
+    assert headers["x-localaws-executed-version"] == prod
+    status, _, body = http(f"{aws.endpoint_url}/restapis/{api_id}/prod/_user_request_", method="HEAD")
+    assert (status, body) == (403, b"")  # the root resource has no method
+
+
 def test_unknown_routes_answer_403_missing_authentication_token(aws: LocalAws, greeting: Stack) -> None:
     api_id = greeting.outputs["ApiId"]
     # /hello exists but has no POST (and no ANY): the literal resource wins over {proxy+}, then no method.

@@ -17,6 +17,7 @@ from localaws.loader import (
     CircularDependencyError,
     IntrinsicError,
     ParameterError,
+    SamTranslationError,
     StackAlreadyDeployedError,
     UnsupportedPropertyError,
     UnsupportedResourceTypeError,
@@ -118,8 +119,18 @@ def test_greeting_example_deploys_aliases_stages_and_permissions(aws: BareEndpoi
     tests_conf = lam.get_function_configuration(FunctionName=f"{FN}-tests")
     role_name = tests_conf["Role"].rsplit("/", 1)[1]
     assert stack.resources["GreetingTestsFunctionRole"] == role_name
-    inline = aws.client("iam").list_role_policies(RoleName=role_name)["PolicyNames"]
-    assert inline  # the LambdaInvokePolicy template became an inline policy
+    iam = aws.client("iam")
+    (inline,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=inline)["PolicyDocument"]
+    (statement,) = document["Statement"]  # aws-sam-translator's LambdaInvokePolicy, resolved
+    assert statement["Action"] == ["lambda:InvokeFunction"]
+    assert statement["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{FN}*"
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    attached = [
+        p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    ]
+    assert attached == [basic] or f"managed policy {basic} not present locally, not attached" in stack.notes
+    assert stack.resource_types["GreetingTestsFunctionRole"] == "AWS::IAM::Role"
 
 
 def test_code_uri_is_zipped_deterministically(aws: BareEndpoint) -> None:
@@ -157,9 +168,12 @@ def test_orchestrator_template_deploys(aws: BareEndpoint) -> None:
     )
     for key in substitutions:
         assert "${" + key + "}" not in definition
-    for logical, rtype in stack.resource_types.items():
-        if rtype == "AWS::Serverless::Function":
-            assert stack.attributes[logical]["Arn"] in definition or logical not in json.dumps(substitutions)
+    functions = [
+        logical for logical, rtype in stack.resource_types.items() if rtype == "AWS::Lambda::Function"
+    ]
+    assert len(functions) == 11
+    for logical in functions:
+        assert stack.attributes[logical]["Arn"] in definition or logical not in json.dumps(substitutions)
 
     bucket = stack.outputs["ArtifactBucketName"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
@@ -345,6 +359,10 @@ def test_unknown_references_and_attributes_are_named(aws: BareEndpoint, tmp_path
 
 SAM = """
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  WithExtra: {Type: String, Default: "no", AllowedValues: ["yes", "no"]}
+Conditions:
+  Extra: !Equals [!Ref WithExtra, "yes"]
 Globals:
   Function:
     Runtime: python3.11
@@ -364,6 +382,10 @@ Resources:
         Nightly:
           Type: Schedule
           Properties: {Schedule: rate(1 day)}
+  ExtraFn:
+    Type: AWS::Serverless::Function
+    Condition: Extra
+    Properties: {InlineCode: "def handler(event, context):\\n    return 1\\n", Handler: index.handler}
   Machine:
     Type: AWS::Serverless::StateMachine
     Properties:
@@ -375,7 +397,6 @@ Resources:
         FnArn: !Ref Fn.Alias
       Policies:
         - LambdaInvokePolicy: {FunctionName: !Ref Fn}
-        - SomeFutureTemplate: {}
       Events:
         OnUpload:
           Type: EventBridgeRule
@@ -419,7 +440,9 @@ def test_sam_globals_auto_publish_alias_events_and_generated_roles(aws: BareEndp
     )
     assert definition["States"]["Call"]["Resource"] == stack.outputs["Alias"]
     assert stack.outputs["Machine"] == stack.resources["Machine"].rsplit(":", 1)[1]
-    assert any("SomeFutureTemplate" in note for note in stack.notes)
+    assert "ExtraFn" not in stack.resources  # its Condition is false: neither it nor its role exists
+    assert "ExtraFnRole" not in stack.resources
+    assert "FnRole" in stack.resources
 
     schedule = events.describe_rule(Name=stack.resources["FnNightly"])
     assert schedule["ScheduleExpression"] == "rate(1 day)"
@@ -429,6 +452,21 @@ def test_sam_globals_auto_publish_alias_events_and_generated_roles(aws: BareEndp
     assert target["RoleArn"] == stack.attributes["MachineOnUploadRole"]["Arn"]
     (custom,) = events.list_targets_by_rule(Rule=stack.resources["Rule"])["Targets"]
     assert custom["InputPath"] == "$.detail"
+
+
+def test_an_unknown_sam_policy_template_is_refused_by_the_translator(
+    aws: BareEndpoint, tmp_path: Path
+) -> None:
+    template = SAM.replace(
+        "        - LambdaInvokePolicy: {FunctionName: !Ref Fn}\n",
+        "        - LambdaInvokePolicy: {FunctionName: !Ref Fn}\n        - SomeFutureTemplate: {}\n",
+    )
+    with pytest.raises(SamTranslationError, match=r"\[Machine\] is invalid. Policy at index 1"):
+        deploy_template(aws, write(tmp_path, template), None, "ldr-sam-policy")
+    pages = aws.client("lambda").get_paginator("list_functions").paginate()
+    names = [f["FunctionName"] for page in pages for f in page["Functions"]]
+    assert any(name.startswith("ldr-sam-Fn-") for name in names)  # the same template, deployed above
+    assert not [name for name in names if name.startswith("ldr-sam-policy-")]
 
 
 def test_unsupported_properties_are_named(aws: BareEndpoint, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from localaws_testkit import create_function, create_state_machine, executions, unique, wait_for
@@ -283,3 +284,92 @@ def test_a_scheduled_rule_never_receives_events(aws: LocalAws) -> None:
     _recorded_events(aws, bucket, 1)  # the witness rule's delivery arrived
     time.sleep(1.0)  # deliveries are asynchronous: give a wrong one time to arrive too
     assert [i.function_name for i in aws.invocations.invocations] == [recorder]
+
+
+def test_a_multipart_upload_sends_one_object_created_notification(aws: LocalAws) -> None:
+    """Given a bucket that notifies EventBridge and a queue, when a multipart upload completes, then one
+    "Object Created" event (reason CompleteMultipartUpload, shaped like a PutObject's) and one queue
+    message arrive: moto also notifies for the PutObject it completes the upload with."""
+    bucket = _artifact_bucket(aws)
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName=unique("notified"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3 = aws.client("s3")
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "EventBridgeConfiguration": {},
+            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}],
+        },
+    )
+    machine = create_state_machine(aws, ECHO)
+    _rule(aws, {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}, {"Arn": machine})
+
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="artifacts/big.zip")["UploadId"]
+    parts = [
+        {"PartNumber": number, "ETag": s3.upload_part(
+            Bucket=bucket, Key="artifacts/big.zip", UploadId=upload, PartNumber=number, Body=body
+        )["ETag"]}
+        for number, body in ((1, b"a" * 5 * 1024 * 1024), (2, b"b" * 10))
+    ]  # fmt: skip
+    completed = s3.complete_multipart_upload(
+        Bucket=bucket, Key="artifacts/big.zip", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    put = s3.put_object(Bucket=bucket, Key="artifacts/small.zip", Body=b"12345")  # arrives after it
+    _inputs(aws, machine, 2)
+    time.sleep(0.5)  # deliveries are asynchronous: give a second event time to arrive too
+
+    events = _inputs(aws, machine, 2)
+    by_key = {e["detail"]["object"]["key"]: e for e in events}
+    assert len(events) == len(by_key) == 2
+    multipart, single = by_key["artifacts/big.zip"], by_key["artifacts/small.zip"]
+    assert multipart["detail-type"] == "Object Created"
+    assert multipart["detail"]["reason"] == "CompleteMultipartUpload"
+    assert single["detail"]["reason"] == "PutObject"
+    assert multipart["detail"].keys() == single["detail"].keys()
+    assert multipart["detail"]["object"].keys() == single["detail"]["object"].keys()
+    assert multipart["detail"]["object"]["size"] == 5 * 1024 * 1024 + 10
+    assert multipart["detail"]["object"]["etag"] == completed["ETag"].strip('"')
+    assert multipart["detail"]["object"]["version-id"] == completed["VersionId"]
+    assert single["detail"]["object"]["version-id"] == put["VersionId"]
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    records = [r for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+    assert sorted((unquote_plus(r["s3"]["object"]["key"]), r["eventName"]) for r in records) == [
+        ("artifacts/big.zip", "ObjectCreated:CompleteMultipartUpload"),
+        ("artifacts/small.zip", "ObjectCreated:Put"),
+    ]
+
+
+def test_put_events_refuses_aws_sources_but_s3_events_still_flow(aws: LocalAws) -> None:
+    """Given a rule on aws.s3 events of a bucket, when a caller puts an event with source aws.s3, then
+    that entry is refused with NotAuthorizedForSourceException (the others are put) and the rule never
+    sees it; an upload to the bucket still reaches the rule."""
+    bucket = _artifact_bucket(aws)
+    machine = create_state_machine(aws, ECHO)
+    _rule(aws, {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}, {"Arn": machine})
+    custom_machine = create_state_machine(aws, ECHO)
+    _rule(aws, {"source": [source := unique("custom")]}, {"Arn": custom_machine})
+    forged = {"bucket": {"name": bucket}, "object": {"key": "artifacts/forged.zip"}}
+
+    result = aws.client("events").put_events(
+        Entries=[
+            {"Source": source, "DetailType": "Ping", "Detail": "{}"},
+            {"Source": "aws.s3", "DetailType": "Object Created", "Detail": json.dumps(forged)},
+        ]
+    )
+
+    assert result["FailedEntryCount"] == 1
+    accepted, refused = result["Entries"]
+    assert set(accepted) == {"EventId"}
+    assert refused == {
+        "ErrorCode": "NotAuthorizedForSourceException",
+        "ErrorMessage": "Not authorized for the source.",
+    }
+    aws.client("s3").put_object(Bucket=bucket, Key="artifacts/real.zip", Body=b"zip")
+    _inputs(aws, custom_machine, 1)
+    [received] = _inputs(aws, machine, 1)
+    time.sleep(0.5)  # deliveries are asynchronous: give a wrong one time to arrive too
+    assert received["detail"]["object"]["key"] == "artifacts/real.zip"
+    assert len(executions(aws, machine)) == 1

@@ -1,4 +1,5 @@
-"""Injected faults: API errors, failing and slow code updates, failing and hanging invocations."""
+"""Injected faults: API errors, dropped and late answers, failing and slow code updates, failing and
+hanging invocations."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from localaws_testkit import code_sha256, create_function, invoke, make_zip, unique, wait_update
 
 from localaws import LocalAws
@@ -88,6 +89,54 @@ def test_a_fault_can_be_limited_to_calls_from_lambda_functions(aws: LocalAws) ->
 
     assert response["FunctionError"] == "Unhandled"
     assert "AccessDenied" in error["errorMessage"]
+
+
+def _rule_exists(aws: LocalAws, name: str) -> bool:
+    return name in {rule["Name"] for rule in aws.client("events").list_rules(NamePrefix=name)["Rules"]}
+
+
+def test_a_dropped_connection_is_a_connection_error(aws: LocalAws) -> None:
+    """Given a connection dropped before the request is carried out and one dropped after, then the SDK
+    sees a connection error both times; only the second made its change; with retries the SDK recovers."""
+    events = aws.client("events", config=ONE_ATTEMPT)
+    lost, done, retried = unique("lost"), unique("done"), unique("retried")
+    aws.faults.drop_connection("events", "PutRule", match={"Name": lost})
+    aws.faults.drop_connection("events", "PutRule", match={"Name": done}, processed=True)
+    once = aws.faults.drop_connection("events", "PutRule", match={"Name": retried}, times=1)
+
+    for name in (lost, done):
+        with pytest.raises(ConnectionClosedError):
+            events.put_rule(Name=name, ScheduleExpression="rate(1 day)")
+    aws.client("events").put_rule(Name=retried, ScheduleExpression="rate(1 day)")  # standard retries
+
+    assert not _rule_exists(aws, lost)
+    assert _rule_exists(aws, done)
+    assert _rule_exists(aws, retried)
+    assert once.hits == 1
+    calls = [c for c in aws.api_calls.filter(operation="PutRule") if c.params["Name"] == retried]
+    assert [c.status for c in calls] == [0, 200]  # 0: no answer was sent
+
+
+def test_a_delayed_answer_comes_late_and_a_short_read_timeout_gives_up(aws: LocalAws) -> None:
+    """Given PutRule answers 1 s late, then a client with a 0.3 s read timeout gets a ReadTimeoutError
+    although the rule was made, and a patient client gets its answer after the delay."""
+    impatient = aws.client("events", config=Config(read_timeout=0.3).merge(ONE_ATTEMPT))
+    patient = aws.client("events", config=ONE_ATTEMPT)
+    first, second = unique("late"), unique("late")
+    fault = aws.faults.delay("events", "PutRule", seconds=1.0, times=2)
+
+    with pytest.raises(ReadTimeoutError):
+        impatient.put_rule(Name=first, ScheduleExpression="rate(1 day)")
+    assert _rule_exists(aws, first)
+    started = time.monotonic()
+    arn = patient.put_rule(Name=second, ScheduleExpression="rate(1 day)")["RuleArn"]
+
+    assert time.monotonic() - started >= 1.0
+    assert arn.endswith(f"rule/{second}")
+    assert fault.hits == 2
+    started = time.monotonic()
+    patient.put_rule(Name=unique("prompt"), ScheduleExpression="rate(1 day)")
+    assert time.monotonic() - started < 1.0
 
 
 def test_a_failing_update_goes_in_progress_then_failed_and_keeps_the_old_code(aws: LocalAws) -> None:

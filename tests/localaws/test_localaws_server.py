@@ -1,14 +1,16 @@
-"""The server itself: endpoint, recorders, one instance per process, serve command, clean stop."""
+"""The server itself: endpoint, recorders, one instance per process, serve commands, clean stop."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,41 @@ def test_serve_prints_how_to_use_it_and_stops_on_ctrl_c() -> None:
     assert process.returncode == 0, err
     assert "Stopped." in out
     assert "Traceback" not in err
+
+
+def test_make_serve_prints_stage_urls_on_its_own_port_that_reach_the_functions() -> None:
+    """`make serve` (``python -m demo serve``): the stage URLs it prints are on the endpoint's port, at
+    ``/restapis/<api-id>/<stage>/_user_request_``, and a GET there is answered by the deployed function."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo", "serve", "--port", "0", "--wait-scale", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("Press Ctrl-C"):
+            line = process.stdout.readline()
+            assert line, f"demo serve ended early: {''.join(printed)}"
+            printed.append(line)
+        text = "".join(printed)
+        endpoint = re.search(r"export AWS_ENDPOINT_URL=(\S+)", text)
+        assert endpoint is not None, text
+        urls = re.findall(r"(http://\S+/restapis/\S+/_user_request_)", text)
+        assert len(set(urls)) == 5, text  # dev, stage, prod of greeting; stage, prod of greeting-envs
+        assert all(url.startswith(endpoint.group(1) + "/restapis/") for url in urls)
+        prod_url = re.search(r"greeting +dev .*\n.*\n +prod +(\S+)", text)
+        assert prod_url is not None, text
+        with urllib.request.urlopen(prod_url.group(1) + "/hello?name=you", timeout=30) as response:
+            answer = json.loads(response.read())
+        assert (answer["message"], answer["build"]) == ("Hello, you", "v1")
+
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Stopped." in out

@@ -149,31 +149,6 @@ def test_the_wait_scale_can_change_while_a_wait_runs(aws: LocalAws) -> None:
     assert wait_execution(aws, arn, timeout=5)["status"] == "SUCCEEDED"
 
 
-def test_jsonata_expressions_are_evaluated(aws: LocalAws) -> None:
-    machine = create_state_machine(
-        aws,
-        {
-            "QueryLanguage": "JSONata",
-            "StartAt": "Compute",
-            "States": {
-                "Compute": {
-                    "Type": "Pass",
-                    "Output": {
-                        "sum": "{% $states.input.a + $states.input.b %}",
-                        "upper": "{% $uppercase($states.input.s) %}",
-                    },
-                    "End": True,
-                }
-            },
-        },
-    )
-
-    execution = run_execution(aws, machine, {"a": 2, "b": 3, "s": "stage"})
-
-    assert execution["status"] == "SUCCEEDED"
-    assert json.loads(execution["output"]) == {"sum": 5, "upper": "STAGE"}
-
-
 def test_a_map_state_invokes_functions_concurrently_on_warm_workers(aws: LocalAws) -> None:
     name = create_function(aws, FLAKY)
     arn = aws.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]

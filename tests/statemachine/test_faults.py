@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -199,8 +200,9 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
 ) -> None:
     """The real Roll Back code meets an alias it may not update: it restores what it can, keeps the locks
     (no other build may start from a half-restored function), and the execution ends in Rollback Failed.
-    Recover Stopped Execution then tries once more and meets the same refusal: the locks stay held, with no
-    expiry, until a person has looked."""
+    Recover Stopped Execution then tries once more and meets the same refusal (Lambda retries that
+    asynchronous invoke twice, then dead-letters the event): the locks stay held, with no expiry, until a
+    person has looked."""
     roll_back = box.promoter.resources["RollBackFunction"]
     recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
     stage_function, stage_alias = box.functions(ENVS_APP)["stage"]
@@ -218,7 +220,14 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     assert outcome.state_names[-2:] == [ROLL_BACK, "Rollback Failed"]
     assert outcome.error == "RollbackIncomplete"
     assert box.event_for(outcome.execution_arn)["detail"]["locks_kept"] is True
-    wait_until(lambda: len(aws.invocations.filter(function_name=recover)) == 1)
+    # Lambda retries the failed asynchronous invoke twice (1 and 2 simulated minutes later), then puts the
+    # status-change event in the function's dead-letter queue.
+    wait_until(lambda: len(aws.invocations.filter(function_name=recover)) == 3)
+    assert {i.error_type for i in aws.invocations.filter(function_name=recover)} == {"RollbackIncomplete"}
+    dead_letters = box.promoter.outputs["TriggerDeadLetterQueueUrl"]
+    [message] = box.sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(message["Body"])["detail"]["executionArn"] == outcome.execution_arn
+    box.sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"])
     assert {item["owner"]["S"] for item in box.locks()} == {outcome.execution_arn}
     assert {int(item["expires_at"]["N"]) for item in box.locks()} == {HELD_FOR_OPERATOR}
     # What a person does after looking: put the alias back and delete the locks.

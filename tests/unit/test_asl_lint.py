@@ -1,39 +1,42 @@
-"""devtools.asl_lint: the real ASL passes; each rule fails on a definition broken on purpose."""
+"""devtools.asl_lint: the real ASL passes; each project rule fails on a definition broken on purpose, at the
+top level and inside Map iterations and Parallel branches; Map, Parallel and .waitForTaskToken states pass."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.asl_lint import (
-    Context,
-    Linter,
-    exception_classes,
-    failure_key,
-    lint_files,
-    load_template,
-    main,
-    snake_case,
+from devtools.asl_lint import failure_key, lint_files, load_template, main, snake_case
+
+from .asl_support import (
+    ASL,
+    EXCEPTIONS,
+    MAP_NAME,
+    PARALLEL_NAME,
+    TEMPLATE,
+    Definition,
+    Template,
+    assert_problem,
+    lint,
+    real_definition,
+    redirect,
+    run_tests_in_a_map,
+    run_tests_in_a_parallel,
+    states,
+    substitutions,
+    wait_for_task_token,
 )
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
-ASL = ROOT / "statemachine" / "promotion.asl.json"
-TEMPLATE = ROOT / "template.yaml"
-EXCEPTIONS = ROOT / "functions" / "promoter" / "exceptions.py"
-
-Definition = dict[str, Any]
-Template = dict[str, Any]
-
 
 @pytest.fixture
 def definition() -> Definition:
-    loaded: Definition = json.loads(ASL.read_text(encoding="utf-8"))
-    return loaded
+    return real_definition()
 
 
 @pytest.fixture
@@ -41,32 +44,85 @@ def template() -> Template:
     return load_template(TEMPLATE)
 
 
-def lint(definition: Any, template: Template | None = None, *, text: str | None = None) -> list[str]:
-    """Lint a definition as if it were statemachine/promotion.asl.json, against ``template`` if given."""
-    context = Context(
-        template=template,
-        template_dir=ROOT,
-        asl_path=ASL,
-        exception_classes=exception_classes(EXCEPTIONS),
-        exceptions_label="functions/promoter/exceptions.py",
+# ------------------------------------------------------------------------------- Map, Parallel, task token
+
+
+@pytest.mark.parametrize("processor", ["ItemProcessor", "Iterator"])
+def test_a_map_state_passes(definition: Definition, template: Template, processor: str) -> None:
+    run_tests_in_a_map(definition, processor)
+    assert lint(definition, template) == []
+
+
+def test_a_wait_for_task_token_task_passes(definition: Definition, template: Template) -> None:
+    wait_for_task_token(states(definition)["Run Tests"])
+    assert lint(definition, template) == []
+
+
+def test_a_wait_for_task_token_task_inside_a_map_passes(definition: Definition, template: Template) -> None:
+    wait_for_task_token(run_tests_in_a_map(definition)["ItemProcessor"]["States"]["Run Tests"])
+    assert lint(definition, template) == []
+
+
+def test_a_parallel_state_passes(definition: Definition, template: Template) -> None:
+    run_tests_in_a_parallel(definition)
+    assert lint(definition, template) == []
+
+
+def test_a_dangling_next_inside_a_map_fails_naming_the_state(definition: Definition) -> None:
+    inner = run_tests_in_a_map(definition)["ItemProcessor"]["States"]
+    inner["Run Tests"]["Next"] = "Record Result"
+    del inner["Run Tests"]["End"]
+    assert (
+        f'statelint: No state found named "Record Result", referenced at State Machine.States.{MAP_NAME}'
+        ".ItemProcessor.States.Run Tests.Next" in lint(definition)
     )
-    return Linter(context).lint_text(text if text is not None else json.dumps(definition, indent=2))
 
 
-def states(definition: Definition) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = definition["States"]
-    return result
+def test_error_names_are_checked_inside_a_map(definition: Definition) -> None:
+    inner = run_tests_in_a_map(definition)["ItemProcessor"]["States"]["Run Tests"]
+    inner["Retry"][0]["ErrorEquals"] = ["TestsTimedOut"]
+    assert (
+        "state 'Run Tests': Retry[0]: 'TestsTimedOut' is not an exception class in "
+        "functions/promoter/exceptions.py" in lint(definition)
+    )
 
 
-def substitutions(template: Template) -> dict[str, Any]:
-    result: dict[str, Any] = template["Resources"]["PromotionStateMachine"]["Properties"][
-        "DefinitionSubstitutions"
-    ]
-    return result
+def test_a_blanket_retry_inside_a_parallel_branch_fails(definition: Definition) -> None:
+    branch = run_tests_in_a_parallel(definition)["Branches"][0]
+    branch["States"]["Run Tests"]["Retry"].append({"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 1})
+    assert_problem(lint(definition), "state 'Run Tests': Retry[1]: blanket Retry on States.TaskFailed")
 
 
-def assert_problem(problems: list[str], expected: str) -> None:
-    assert any(expected in line for line in problems), "\n".join(problems) or "no problems"
+def test_a_placeholder_inside_a_map_is_checked_against_the_template(
+    definition: Definition, template: Template
+) -> None:
+    inner = run_tests_in_a_map(definition)["ItemProcessor"]["States"]["Run Tests"]
+    inner["Resource"] = "${RunTestFunctionArn}"
+    problems = lint(definition, template)
+    assert (
+        "state 'Run Tests': placeholder ${RunTestFunctionArn} is not in "
+        "PromotionStateMachine's DefinitionSubstitutions" in problems
+    )
+    assert "substitution 'RunTestsFunctionArn': is not used in the state machine definition" in problems
+
+
+@pytest.mark.parametrize("build", [run_tests_in_a_map, run_tests_in_a_parallel])
+def test_a_map_or_parallel_state_needs_its_catch_all_to_roll_back(
+    definition: Definition, build: Callable[[Definition], dict[str, Any]]
+) -> None:
+    outer = build(definition)
+    del outer["Catch"]
+    name = MAP_NAME if outer["Type"] == "Map" else PARALLEL_NAME
+    assert f"state '{name}': has no States.ALL Catch, so a failure here skips 'Roll Back'" in lint(definition)
+
+
+def test_a_state_without_a_way_to_an_end_inside_a_map_fails(definition: Definition) -> None:
+    inner = run_tests_in_a_map(definition)["ItemProcessor"]["States"]
+    inner["Run Tests"]["Next"] = "Wait For Tests"
+    del inner["Run Tests"]["End"]
+    inner["Wait For Tests"] = {"Type": "Wait", "Seconds": 5, "Next": "Run Tests"}
+    inner["Tests Done"] = {"Type": "Succeed"}
+    assert_problem(lint(definition), "state 'Wait For Tests': has no way to an end")
 
 
 # ------------------------------------------------------------------------------------------ the real files
@@ -85,15 +141,21 @@ def test_the_cli_prints_one_line_per_problem_and_exits_1(
     tmp_path: Path, definition: Definition, capsys: pytest.CaptureFixture[str]
 ) -> None:
     states(definition)["Publish Version"]["Next"] = "Run Test"
-    states(definition)["Run Tests"]["Next"] = "Update Stage Aliases"
+    states(definition)["Acquire Lock"]["Retry"][0]["ErrorEquals"] = ["LockHeld"]
     broken = tmp_path / "promotion.asl.json"
     broken.write_text(json.dumps(definition), encoding="utf-8")
 
     assert main([str(broken), "--exceptions", str(EXCEPTIONS)]) == 1
 
     out = capsys.readouterr().out.splitlines()
-    assert "state 'Publish Version': Next 'Run Test' does not exist" in out
-    assert "state 'Run Tests': Next 'Update Stage Aliases' does not exist" in out
+    assert (
+        'statelint: No state found named "Run Test", referenced at State Machine.States.Publish Version.Next'
+        in out
+    )
+    assert any(
+        line.startswith("state 'Acquire Lock': Retry[0]: 'LockHeld' is not an exception class")
+        for line in out
+    )
 
 
 def test_the_template_loader_reads_cloudformation_tags(template: Template) -> None:
@@ -146,246 +208,7 @@ def test_a_duplicate_key_fails() -> None:
     assert_problem(lint(None, text=text), "duplicate key 'ResultPath'")
 
 
-# ------------------------------------------------------------------------------------------ schema
-
-
-def test_an_unknown_top_level_field_fails(definition: Definition) -> None:
-    definition["Timeout"] = 60
-    assert_problem(lint(definition), "definition: unknown top-level field 'Timeout'")
-
-
-def test_an_unknown_state_type_fails(definition: Definition) -> None:
-    states(definition)["Wait For Code Update"]["Type"] = "Sleep"
-    assert_problem(lint(definition), "state 'Wait For Code Update': Type 'Sleep' is not one of")
-
-
-def test_an_unknown_field_fails(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Resources"] = "x"
-    assert_problem(lint(definition), "state 'Publish Version': unknown field 'Resources' for a Task state")
-
-
-def test_a_field_of_another_state_type_fails(definition: Definition) -> None:
-    states(definition)["Promotion Succeeded"]["ResultPath"] = "$.x"
-    assert_problem(
-        lint(definition), "state 'Promotion Succeeded': unknown field 'ResultPath' for a Succeed state"
-    )
-
-
-def test_a_task_without_resource_fails(definition: Definition) -> None:
-    del states(definition)["Finalize"]["Resource"]
-    assert_problem(lint(definition), "state 'Finalize': a Task state needs 'Resource'")
-
-
-def test_a_choice_without_choices_fails(definition: Definition) -> None:
-    del states(definition)["Is Code Updated?"]["Choices"]
-    assert_problem(lint(definition), "state 'Is Code Updated?': a Choice state needs 'Choices'")
-
-
-@pytest.mark.parametrize("change", ["both", "neither"])
-def test_a_task_needs_exactly_one_of_next_and_end(definition: Definition, change: str) -> None:
-    state = states(definition)["Finalize"]
-    if change == "both":
-        state["End"] = True
-    else:
-        del state["Next"]
-    assert_problem(lint(definition), "state 'Finalize': needs exactly one of 'Next' or 'End'")
-
-
-def test_end_must_be_true(definition: Definition) -> None:
-    state = states(definition)["Finalize"]
-    del state["Next"]
-    state["End"] = False
-    assert_problem(lint(definition), "state 'Finalize': 'End' must be true")
-
-
-def test_a_wait_needs_exactly_one_duration(definition: Definition) -> None:
-    states(definition)["Wait For Code Update"]["SecondsPath"] = "$.wait"
-    assert_problem(lint(definition), "state 'Wait For Code Update': a Wait state needs exactly one of")
-
-
-def test_a_negative_wait_fails(definition: Definition) -> None:
-    states(definition)["Wait For Code Update"]["Seconds"] = -1
-    assert_problem(lint(definition), "'Seconds' must be a non-negative integer")
-
-
-def test_a_fail_state_with_error_and_error_path_fails(definition: Definition) -> None:
-    states(definition)["Promotion Failed"]["Error"] = "PromotionFailed"
-    assert_problem(lint(definition), "state 'Promotion Failed': a Fail state takes 'Error' or 'ErrorPath'")
-
-
-def test_a_fail_state_path_must_be_a_path(definition: Definition) -> None:
-    states(definition)["Promotion Failed"]["CausePath"] = "rollback.cause"
-    assert_problem(lint(definition), "state 'Promotion Failed': 'CausePath' must be a path starting with '$'")
-
-
-@pytest.mark.parametrize("field", ["ResultPath", "InputPath"])
-def test_a_path_field_must_be_a_path(definition: Definition, field: str) -> None:
-    states(definition)["Publish Version"][field] = "version"
-    assert_problem(lint(definition), f"state 'Publish Version': '{field}' must be a path starting with '$'")
-
-
-def test_result_path_null_is_allowed(definition: Definition) -> None:
-    states(definition)["Wait For Code Update"]["InputPath"] = None
-    assert lint(definition) == []
-
-
-@pytest.mark.parametrize("field", ["Parameters", "ResultSelector"])
-def test_a_payload_must_be_an_object(definition: Definition, field: str) -> None:
-    states(definition)["Publish Version"][field] = "$.deploy"
-    assert_problem(lint(definition), f"state 'Publish Version': '{field}' must be a JSON object")
-
-
-def test_a_payload_path_key_needs_a_path(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Parameters"]["deploy.$"] = "deploy"
-    assert_problem(lint(definition), "Parameters.deploy.$ must be a path")
-
-
-def test_timeout_seconds_must_be_a_positive_integer(definition: Definition) -> None:
-    states(definition)["Publish Version"]["TimeoutSeconds"] = 0
-    assert_problem(lint(definition), "state 'Publish Version': 'TimeoutSeconds' must be a positive integer")
-
-
-def test_heartbeat_must_be_below_timeout(definition: Definition) -> None:
-    states(definition)["Publish Version"]["HeartbeatSeconds"] = 300
-    assert_problem(lint(definition), "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'")
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "expected"),
-    [
-        ("Retries", 3, "unknown field 'Retries'"),
-        ("IntervalSeconds", 0, "'IntervalSeconds' must be a positive integer"),
-        ("MaxAttempts", -1, "'MaxAttempts' must be a non-negative integer"),
-        ("BackoffRate", 0.5, "'BackoffRate' must be a number >= 1.0"),
-        ("MaxDelaySeconds", "30", "'MaxDelaySeconds' must be a positive integer"),
-        ("JitterStrategy", "PARTIAL", "'JitterStrategy' must be FULL or NONE"),
-        ("ErrorEquals", [], "'ErrorEquals' must be a non-empty list of error names"),
-    ],
-)
-def test_a_bad_retrier_fails(definition: Definition, field: str, value: Any, expected: str) -> None:
-    states(definition)["Publish Version"]["Retry"][0][field] = value
-    assert_problem(lint(definition), f"state 'Publish Version': Retry[0]: {expected}")
-
-
-def test_a_catcher_without_next_fails(definition: Definition) -> None:
-    del states(definition)["Publish Version"]["Catch"][0]["Next"]
-    assert_problem(lint(definition), "state 'Publish Version': Catch[0]: needs 'Next'")
-
-
-def test_a_catcher_with_an_unknown_field_fails(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Catch"][0]["OutputPath"] = "$"
-    assert_problem(lint(definition), "state 'Publish Version': Catch[0]: unknown field 'OutputPath'")
-
-
-def test_a_choice_rule_without_next_fails(definition: Definition) -> None:
-    del states(definition)["Is Code Updated?"]["Choices"][0]["Next"]
-    assert_problem(lint(definition), "state 'Is Code Updated?': Choices[0]: needs 'Next'")
-
-
-def test_a_choice_rule_with_two_operators_fails(definition: Definition) -> None:
-    states(definition)["Is Code Updated?"]["Choices"][0]["IsPresent"] = True
-    assert_problem(lint(definition), "Choices[0]: needs exactly one comparison operator")
-
-
-def test_a_choice_rule_with_a_bad_operand_fails(definition: Definition) -> None:
-    states(definition)["Is There Another Environment?"]["Choices"][0]["BooleanEquals"] = "true"
-    assert_problem(lint(definition), "Choices[0]: 'BooleanEquals' must be true or false")
-
-
-def test_a_choice_rule_without_variable_fails(definition: Definition) -> None:
-    del states(definition)["Is Code Updated?"]["Choices"][0]["Variable"]
-    assert_problem(lint(definition), "Choices[0]: needs 'Variable', a path starting with '$'")
-
-
-def test_a_nested_choice_rule_with_next_fails(definition: Definition) -> None:
-    rule = states(definition)["Is Code Updated?"]["Choices"][0]
-    nested = {
-        "Variable": rule.pop("Variable"),
-        "StringEquals": rule.pop("StringEquals"),
-        "Next": "Publish Version",
-    }
-    rule["And"] = [nested, {"Variable": "$.deploy.state", "StringEquals": "Active"}]
-    assert_problem(lint(definition), "Choices[0].And[0]: a rule nested in And/Or/Not takes no 'Next'")
-
-
-def test_a_well_formed_nested_choice_rule_passes(definition: Definition) -> None:
-    rule = states(definition)["Is Code Updated?"]["Choices"][0]
-    nested = {"Variable": rule.pop("Variable"), "StringEquals": rule.pop("StringEquals")}
-    rule["And"] = [nested, {"Not": {"Variable": "$.deploy.state", "StringEqualsPath": "$.expected"}}]
-    assert lint(definition) == []
-
-
-# ------------------------------------------------------------------------------------------ graph
-
-
-def test_a_missing_start_at_fails(definition: Definition) -> None:
-    definition["StartAt"] = "Resolve"
-    assert_problem(lint(definition), "definition: StartAt 'Resolve' does not exist")
-
-
-def test_a_missing_next_target_fails(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Next"] = "Run Test"
-    assert "state 'Publish Version': Next 'Run Test' does not exist" in lint(definition)
-
-
-def test_a_missing_default_target_fails(definition: Definition) -> None:
-    states(definition)["Is Code Updated?"]["Default"] = "Wait"
-    assert "state 'Is Code Updated?': Default 'Wait' does not exist" in lint(definition)
-
-
-def test_a_missing_choice_target_fails(definition: Definition) -> None:
-    states(definition)["Is Code Updated?"]["Choices"][0]["Next"] = "Publish"
-    assert "state 'Is Code Updated?': Choices[0] Next 'Publish' does not exist" in lint(definition)
-
-
-def test_a_missing_catch_target_fails(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Catch"][0]["Next"] = "Rollback"
-    assert_problem(lint(definition), "state 'Publish Version': Catch[0] Next 'Rollback' does not exist")
-
-
-def test_an_unreachable_state_fails(definition: Definition) -> None:
-    states(definition)["Clean Up"] = {"Type": "Pass", "End": True}
-    assert "state 'Clean Up': is not reachable from StartAt" in lint(definition)
-
-
-def test_a_state_with_no_way_to_end_fails(definition: Definition) -> None:
-    # The code-update loop loses its exit: the Choice only ever goes back to the Wait.
-    choice = states(definition)["Is Code Updated?"]
-    choice["Choices"][0]["Next"] = "Wait For Code Update"
-    del states(definition)["Get Code Update Status"]["Catch"]
-    problems = lint(definition)
-    assert (
-        "state 'Is Code Updated?': has no way to an end (a Succeed or Fail state, or End: true)" in problems
-    )
-    assert (
-        "state 'Wait For Code Update': has no way to an end (a Succeed or Fail state, or End: true)"
-        in problems
-    )
-
-
 # ------------------------------------------------------------------------------------------ error names
-
-
-def test_states_all_must_be_the_last_catch(definition: Definition) -> None:
-    catchers = states(definition)["Acquire Lock"]["Catch"]
-    catchers.reverse()
-    assert_problem(
-        lint(definition), "state 'Acquire Lock': Catch[0]: States.ALL must be in the last Catch entry"
-    )
-
-
-def test_states_all_must_be_the_last_retrier(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Retry"].insert(
-        0, {"ErrorEquals": ["States.ALL"], "MaxAttempts": 1}
-    )
-    assert_problem(
-        lint(definition), "state 'Publish Version': Retry[0]: States.ALL must be in the last Retry entry"
-    )
-
-
-def test_states_all_must_stand_alone(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Catch"][0]["ErrorEquals"] = ["CodeMismatch", "States.ALL"]
-    assert_problem(lint(definition), "Catch[0]: States.ALL must be the only name in its ErrorEquals")
 
 
 @pytest.mark.parametrize("blanket", ["States.ALL", "States.TaskFailed"])
@@ -429,8 +252,29 @@ def test_a_catch_all_result_path_must_name_the_state(definition: Definition) -> 
 
 
 def test_a_catch_all_result_path_of_another_state_fails(definition: Definition) -> None:
-    states(definition)["Publish Version"]["Catch"][0]["ResultPath"] = "$.failures.DeployCode"
-    assert_problem(lint(definition), "needs ResultPath '$.failures.PublishVersion'")
+    states(definition)["Get Code Update Status"]["Catch"][0]["ResultPath"] = "$.failures.PublishVersion"
+    assert_problem(lint(definition), "needs ResultPath '$.failures.GetCodeUpdateStatus'")
+
+
+def _reject_request(definition: Definition, parameters: dict[str, Any]) -> None:
+    """Resolve Request's failures reach Roll Back through a Pass state that keeps only the error."""
+    states(definition)["Resolve Request"]["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "Reject Request"}
+    ]
+    states(definition)["Reject Request"] = {"Type": "Pass", "Parameters": parameters, "Next": "Roll Back"}
+
+
+def test_a_catch_all_may_keep_only_the_error_through_a_pass_state(definition: Definition) -> None:
+    _reject_request(definition, {"failures": {"ResolveRequest.$": "$"}})
+    assert lint(definition) == []
+
+
+def test_a_pass_state_that_keeps_more_than_the_error_fails(definition: Definition) -> None:
+    _reject_request(definition, {"failures": {"ResolveRequest.$": "$"}, "input.$": "$$.Execution.Input"})
+    assert_problem(
+        lint(definition),
+        "state 'Resolve Request': the States.ALL Catch needs ResultPath '$.failures.ResolveRequest', not '$'",
+    )
 
 
 def test_a_task_without_catch_all_fails(definition: Definition) -> None:
@@ -458,6 +302,12 @@ def test_a_task_name_roll_back_cannot_read_back_fails(definition: Definition) ->
 def test_the_roll_back_task_itself_is_exempt(definition: Definition) -> None:
     assert states(definition)["Roll Back"]["Catch"][0]["ResultPath"] == "$.rollbackError"
     assert lint(definition) == []
+
+
+def test_a_definition_without_the_roll_back_state_fails(definition: Definition) -> None:
+    states(definition)["Rollback"] = states(definition).pop("Roll Back")
+    redirect(definition, "Roll Back", "Rollback")
+    assert "definition: no state is named 'Roll Back', where every failure must go" in lint(definition)
 
 
 # ------------------------------------------------------------------------------------------ substitutions
