@@ -22,7 +22,7 @@ from promoter.outcome import failed_state
 from promoter.plan import Plan, route
 from promoter.planning import request_id
 from promoter.settings import BucketSettings
-from promoter.triggers import PROMOTION_REQUESTED, parse_trigger
+from promoter.triggers import PROMOTION_REQUESTED, branch_of, parse_trigger
 from publish_version.app import PublishVersionInput
 from recover_stopped_execution.app import StatusChangeEvent
 from resolve_request.app import ResolveInput
@@ -54,6 +54,15 @@ TASKS: dict[str, type[BaseModel]] = {
 }
 
 
+OPERATOR_REQUESTS = {
+    "hotfix": ("hotfix", ["prod"]),
+    "rollback_previous": ("rollback", ["prod"]),
+    "rollback_to_version": ("rollback", ["prod"]),
+    "dry_run": ("promotion", ["dev", "stage", "prod"]),
+    "feature_branch_upload": ("branch", ["dev"]),
+}
+
+
 def test_every_sample_has_a_model_here() -> None:
     """Given the files in events/ and events/tasks/, then each one is checked by a test in this module."""
     top = {path.stem for path in EVENTS.glob("*.json")}
@@ -61,6 +70,7 @@ def test_every_sample_has_a_model_here() -> None:
 
     assert top == set(TRIGGERS) | set(CONFIGS) | ENTRIES | STATUS_CHANGES
     assert tasks == set(TASKS)
+    assert {path.stem for path in (EVENTS / "operator").glob("*.json")} == set(OPERATOR_REQUESTS)
     assert {path.name for path in (EVENTS / "tasks").iterdir()} == {f"{task}.json" for task in TASKS}
 
 
@@ -179,3 +189,28 @@ def test_the_status_change_sample_is_what_recover_stopped_execution_reads() -> N
 
     assert event.detail.status == "ABORTED"
     assert event.detail.execution_arn == load_event("tasks/resolve_request")["execution_id"]
+
+
+@pytest.mark.parametrize(("name", "expected"), OPERATOR_REQUESTS.items())
+def test_operator_sample_asks_for_its_kind_of_request(name: str, expected: tuple[str, list[str]]) -> None:
+    """Given events/operator/<name>.json and greeting's config sample, when parsed as Resolve Request does,
+    then it is the operator's request the README describes, going through the environments it names."""
+    config = PromotionConfig.model_validate(load_event("promotion_config"))
+    kind, environments = expected
+
+    request = parse_trigger(load_event(f"operator/{name}"), SETTINGS)
+
+    if request.rollback is not None:
+        asked, first, last = "rollback", config.index_of(request.rollback.environment), None
+    elif request.hotfix is not None:
+        asked, first, last = "hotfix", config.index_of(request.hotfix), None
+    elif request.artifact is not None and branch_of(request.artifact, request.app, SETTINGS):
+        asked, first, last = "branch", 0, 0
+    else:
+        asked, first, last = "promotion", 0, None
+    assert first is not None
+    last = first if asked == "rollback" else len(config.environments) - 1 if last is None else last
+    assert asked == kind
+    assert [step.name for step in route(config, first, last)] == environments
+    assert request.dry_run == (name == "dry_run")
+    assert asked not in {"hotfix", "rollback"} or request.reason
