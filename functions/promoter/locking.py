@@ -25,6 +25,7 @@ from promoter.store import (
     RequestItem,
     Status,
     TransactionRefused,
+    latest_upload_key,
     lock_key,
     promotion_key,
     request_key,
@@ -70,9 +71,20 @@ def acquire(table: PromotionsTable, plan: Plan, now: float | None = None) -> int
         ),
     ]
     if plan.source == "s3" and plan.artifact and plan.artifact.uploaded_at:
-        # Uploads queued behind a lock are taken in no particular order: an upload older than one already
-        # started for this app must not overwrite it. (An event or manual request names its build on
-        # purpose, e.g. to go back to an older one, and is not held to this.)
+        # Uploads queued behind a lock are taken in no particular order: the newest one asked for wins. Each
+        # attempt first says it is waiting (if it is the newest so far), so an older upload still queued ends
+        # Superseded at its next attempt instead of running a whole promotion. (An event or manual request
+        # names its build on purpose, e.g. to go back to an older one, and is not held to this.)
+        table.update_if(  # refused: a newer (or as new) upload already asked for the app
+            latest_upload_key(plan.app),
+            "SET uploaded_at = :mine, #execution = :me",
+            Condition(
+                "attribute_not_exists(pk) OR uploaded_at < :mine",
+                {"#execution": "execution"},
+                {":mine": plan.artifact.uploaded_at, ":me": me},
+            ),
+            "UpdateItem latest upload",
+        )
         writes.append(
             ConditionalPut(
                 LatestUploadItem(app=plan.app, uploaded_at=plan.artifact.uploaded_at, execution=me),
@@ -120,7 +132,7 @@ def _explain(plan: Plan, refusals: list[Refusal]) -> Exception:
         newer = LatestUploadItem.model_validate(latest.existing)
         return Superseded(
             f"{describe_artifact(plan)} was uploaded at {plan.artifact and plan.artifact.uploaded_at}; "
-            f"execution {newer.execution} already started a newer upload ({newer.uploaded_at})"
+            f"execution {newer.execution} asked for a newer upload ({newer.uploaded_at})"
         )
     if by_kind.get(PromotionItem.kind):
         return DuplicateRequest(f"execution {plan.execution_id} already took its locks (a retried step)")

@@ -32,6 +32,7 @@ from .support import (
     zip_bytes,
 )
 
+HOLDER_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:PromotionStateMachine:holder"
 pytestmark = pytest.mark.unit
 
 KEY = "artifacts/greeting/build-42.zip"
@@ -225,12 +226,37 @@ def test_an_upload_older_than_one_already_started_is_superseded(
     older = plan_document(version_id=deployed[0], request_id="older")
     older["artifact"] = {**older["artifact"], "uploaded_at": "2026-11-22T10:00:00Z"}
 
-    with pytest.raises(Superseded, match="already started a newer upload"):
+    with pytest.raises(Superseded, match="asked for a newer upload"):
         acquire(context, older)
     assert world.item("LOCK#greeting-api", "LOCK") is None
 
     result = acquire(context, {**older, "source": "manual"})
     assert result["owner"] == EXECUTION
+
+
+def test_an_older_upload_still_waiting_is_superseded_once_a_newer_one_asks(
+    deployed: tuple[str, str], world: World, context: LambdaContext
+) -> None:
+    """Given a third execution holds the lock, and an upload of 10:00 and one of 10:05 both wait for it, when
+    the 10:00 upload asks again after the 10:05 one has asked once, then it is Superseded although the newer
+    one never got the lock: at most the newest queued upload runs next."""
+    holder = {**plan_document(version_id=deployed[0], request_id="holder"), "execution_id": HOLDER_EXECUTION}
+    holder["artifact"] = {**holder["artifact"], "uploaded_at": "2026-11-22T09:55:00Z"}
+    acquire(context, holder)
+    older = plan_document(version_id=deployed[0], request_id="older")
+    older["artifact"] = {**older["artifact"], "uploaded_at": "2026-11-22T10:00:00Z"}
+    newer = {**plan_document(version_id=deployed[0], request_id="newer"), "execution_id": OTHER_EXECUTION}
+    newer["artifact"] = {**newer["artifact"], "uploaded_at": "2026-11-22T10:05:00Z"}
+    with pytest.raises(PromotionLocked):
+        acquire(context, older)
+    with pytest.raises(PromotionLocked):
+        acquire(context, newer)
+
+    with pytest.raises(Superseded, match="asked for a newer upload"):
+        acquire(context, older)
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == HOLDER_EXECUTION
 
 
 def test_an_expired_lock_can_be_taken(
