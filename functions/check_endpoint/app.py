@@ -8,6 +8,7 @@ from promoter.checks import run_checks
 from promoter.handler import logger, parse, tracer
 from promoter.models import TaskInput
 from promoter.plan import Plan, Step
+from promoter.settings import CheckSettings
 
 
 class CheckEndpointInput(TaskInput):
@@ -20,6 +21,7 @@ class CheckEndpointInput(TaskInput):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(CheckEndpointInput, event)
     name = task.environment.name
-    result = run_checks(name, task.plan.environment(task.environment).checks)
+    checks = task.plan.environment(task.environment).checks
+    result = run_checks(name, checks, CheckSettings.from_env().allowed_hosts)
     logger.info("Endpoint checks passed", extra={"environment": name, "checks": len(result.results)})
     return result.model_dump(mode="json")

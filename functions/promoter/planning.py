@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from promoter.aws import error_code, transient_errors
+from promoter.checks import host_allowed, public_url
 from promoter.config import PromotionConfig
 from promoter.exceptions import (
     ArtifactNotFound,
@@ -231,6 +232,15 @@ def load_config(s3: Any, app: str, settings: BucketSettings) -> tuple[PromotionC
                 field,
                 f"'{name}' is outside this stack's TargetFunctionPrefix '{settings.target_function_prefix}'",
             )
+    for index, env in enumerate(config.environments):
+        for number, check in enumerate(env.checks):
+            if not host_allowed(check.url, settings.allowed_hosts):
+                raise InvalidConfig(
+                    app,
+                    f"environments.{index}.checks.{number}.url",
+                    f"'{public_url(check.url)}' is not an API Gateway stage host "
+                    "(<api-id>.execute-api.<region>.amazonaws.com) nor in the stack's CheckHostAllowList",
+                )
     return config, stored.get("VersionId")
 
 

@@ -37,6 +37,20 @@ class BucketSettings(Settings):
     config_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
     target_function_prefix: Annotated[str, Field(min_length=1)]
     event_source: Annotated[str, Field(min_length=1)]
+    check_host_allow_list: str
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return [host.strip() for host in self.check_host_allow_list.split(",") if host.strip()]
+
+
+class CheckSettings(Settings):
+    # Hosts besides API Gateway stage hosts that checks may call (comma-separated; may be empty).
+    check_host_allow_list: str
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return [host.strip() for host in self.check_host_allow_list.split(",") if host.strip()]
 
 
 class TableSettings(Settings):

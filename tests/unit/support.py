@@ -46,6 +46,7 @@ TEMPLATE_ENV = {
     "EVENT_SOURCE": EVENT_SOURCE,
     "EVENT_BUS_NAME": "default",
     "TABLE_NAME": TABLE,
+    "CHECK_HOST_ALLOW_LIST": "127.0.0.1",
 }
 
 
@@ -277,6 +278,7 @@ class Answer:
     status: int = 200
     body: str = "Hello, ci"
     delay_seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -286,6 +288,7 @@ class Endpoint:
     base_url: str
     answers: list[Answer]
     requests: list[str] = field(default_factory=list)
+    request_headers: list[dict[str, str]] = field(default_factory=list)
 
 
 @contextmanager
@@ -295,6 +298,7 @@ def http_endpoint(*answers: Answer) -> Iterator[Endpoint]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             endpoint.requests.append(self.path)
+            endpoint.request_headers.append(dict(self.headers.items()))
             if self.headers.get("Content-Length"):
                 self.rfile.read(int(self.headers["Content-Length"]))
             answer = endpoint.answers.pop(0) if len(endpoint.answers) > 1 else endpoint.answers[0]
@@ -303,6 +307,8 @@ def http_endpoint(*answers: Answer) -> Iterator[Endpoint]:
             payload = answer.body.encode()
             self.send_response(answer.status)
             self.send_header("Content-Type", "text/plain")
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -278,10 +278,10 @@ def test_an_expired_lock_can_be_taken(
     assert lock["owner"]["S"] == OTHER_EXECUTION
 
 
-def test_separate_prod_function_locks_both_functions(world: World, context: LambdaContext) -> None:
-    """Given the per-environment config, when the lock is acquired, then both functions are locked and both
-    'live' aliases are in the snapshot."""
-    for name in ("greeting-envs-stage", "greeting-envs-prod"):
+def test_a_function_per_environment_locks_every_function(world: World, context: LambdaContext) -> None:
+    """Given the per-environment config, when the lock is acquired, then the three functions are locked and
+    their three 'live' aliases are in the snapshot."""
+    for name in ("greeting-envs-dev", "greeting-envs-stage", "greeting-envs-prod"):
         world.create_function(name)
         world.create_alias(name, "live", world.publish(name))
     version_id, _ = world.put_artifact("artifacts/greeting-envs/build-1.zip", zip_bytes("envs"))
@@ -293,8 +293,9 @@ def test_separate_prod_function_locks_both_functions(world: World, context: Lamb
 
     result = acquire(context, plan)
 
-    assert result["functions"] == ["greeting-envs-prod", "greeting-envs-stage"]
+    assert result["functions"] == ["greeting-envs-dev", "greeting-envs-prod", "greeting-envs-stage"]
     assert {(s["function_name"], s["alias"]) for s in result["snapshot"]} == {
+        ("greeting-envs-dev", "live"),
         ("greeting-envs-stage", "live"),
         ("greeting-envs-prod", "live"),
     }

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from check_endpoint.app import lambda_handler
+from promoter.checks import host_allowed
 from promoter.exceptions import EndpointCheckFailed, InvalidRequest
 
 from .support import Answer, LambdaContext, http_endpoint, plan_document, step
@@ -44,7 +45,9 @@ def test_expected_answer_passes(context: LambdaContext) -> None:
 
     assert endpoint.requests == ["/stage/hello?name=ci"]
     assert result["target"] == "stage"
-    assert [(r["url"], r["status"], r["passed"]) for r in result["results"]] == [(url, 200, True)]
+    # What is stored and announced never carries the query string.
+    public = f"{endpoint.base_url}/stage/hello?..."
+    assert [(r["url"], r["status"], r["passed"]) for r in result["results"]] == [(public, 200, True)]
 
 
 def test_the_prod_environment_runs_the_prod_checks(context: LambdaContext) -> None:
@@ -74,7 +77,7 @@ def test_missing_body_text_is_endpoint_check_failed(context: LambdaContext) -> N
     says so."""
     with (
         http_endpoint(Answer(200, "Goodbye")) as endpoint,
-        pytest.raises(EndpointCheckFailed, match="body does not contain 'Hello, ci' \\(body: 'Goodbye'\\)"),
+        pytest.raises(EndpointCheckFailed, match=r"the body \(7 bytes\) does not contain the expected text"),
     ):
         check(
             context, stage=[{"url": f"{endpoint.base_url}/stage/hello", "expect_body_contains": "Hello, ci"}]
@@ -136,3 +139,59 @@ def test_a_step_without_its_environment_is_an_invalid_request(context: LambdaCon
         lambda_handler({"plan": plan_document(version_id="v")}, context)
 
     assert raised.value.field == "environment"
+
+
+def test_a_redirect_is_the_answer_and_is_never_followed(context: LambdaContext) -> None:
+    """Given the stage answers 302 to another host (and scheme), with a custom header on the check, when
+    checked, then the 302 is the answer: the other server is never contacted, so the header goes nowhere
+    else, and the check fails on the status."""
+    with http_endpoint(Answer(200, "Hello, ci")) as elsewhere:
+        target = elsewhere.base_url.replace("127.0.0.1", "localhost") + "/steal"
+        with (
+            http_endpoint(Answer(302, "", headers={"Location": target})) as stage,
+            pytest.raises(EndpointCheckFailed, match="status 302, expected 200"),
+        ):
+            check(context, stage=[{"url": f"{stage.base_url}/stage/hello", "headers": {"X-Trace": "abc"}}])
+
+    assert stage.requests == ["/stage/hello"]
+    assert elsewhere.requests == []
+
+
+def test_a_host_that_is_no_stage_host_nor_allowed_is_never_called(context: LambdaContext) -> None:
+    """Given a check URL on a host that is neither an API Gateway stage host nor in CheckHostAllowList
+    (127.0.0.1 here), when checked, then EndpointCheckFailed names the URL without its query string, and
+    nothing was requested."""
+    with http_endpoint() as endpoint:
+        url = endpoint.base_url.replace("127.0.0.1", "localhost") + "/stage/hello?token=s3cr3t"
+        with pytest.raises(EndpointCheckFailed, match="not an API Gateway stage host") as raised:
+            check(context, stage=[{"url": url}])
+
+    assert endpoint.requests == []
+    assert "s3cr3t" not in str(raised.value)
+
+
+def test_a_failure_never_carries_the_body_or_the_query_string(context: LambdaContext) -> None:
+    """Given a stage that answers 500 with a body holding a secret, checked with a URL whose query string
+    holds another, when checked, then neither secret is in the error (which reaches the execution history,
+    the table and the Promotion Failed event)."""
+    with (
+        http_endpoint(Answer(500, "stack trace: password=hunter2")) as endpoint,
+        pytest.raises(EndpointCheckFailed) as raised,
+    ):
+        check(context, stage=[{"url": f"{endpoint.base_url}/stage/hello?api_key=k3y"}])
+
+    assert "hunter2" not in str(raised.value)
+    assert "k3y" not in str(raised.value)
+    assert "status 500" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["abc123defg.execute-api.us-east-1.amazonaws.com", "z9y8x7w6v5.execute-api.cn-north-1.amazonaws.com.cn"],
+)
+def test_api_gateway_stage_hosts_are_allowed_without_the_allow_list(host: str) -> None:
+    """Given an API Gateway stage URL and an empty allow list, then its host is allowed; look-alikes are
+    not."""
+    assert host_allowed(f"https://{host}/prod/hello", [])
+    assert not host_allowed(f"https://{host}.evil.example/prod/hello", [])
+    assert not host_allowed("https://execute-api.us-east-1.amazonaws.com.evil.example/prod", [])

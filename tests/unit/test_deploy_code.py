@@ -119,6 +119,7 @@ def test_deploying_twice_gives_the_same_code(
 
 def test_the_prod_environment_deploys_to_the_prod_function(world: World, context: LambdaContext) -> None:
     """Given the per-environment config, when deployed to prod, then only the prod function changes."""
+    world.create_function("greeting-envs-dev", "dev code")
     world.create_function("greeting-envs-stage", "stage code")
     world.create_function("greeting-envs-prod", "prod code")
     version_id, _ = world.put_artifact("artifacts/greeting-envs/build-1.zip", BUILD)
@@ -133,8 +134,10 @@ def test_the_prod_environment_deploys_to_the_prod_function(world: World, context
     assert result["function_name"] == "greeting-envs-prod"
     prod = world.lambda_.get_function_configuration(FunctionName="greeting-envs-prod")
     stage = world.lambda_.get_function_configuration(FunctionName="greeting-envs-stage")
+    dev = world.lambda_.get_function_configuration(FunctionName="greeting-envs-dev")
     assert prod["CodeSha256"] == code_sha256(BUILD)
     assert stage["CodeSha256"] == code_sha256(zip_bytes("stage code"))
+    assert dev["CodeSha256"] == code_sha256(zip_bytes("dev code"))
 
 
 def test_missing_function_is_target_not_found(world: World, context: LambdaContext) -> None:

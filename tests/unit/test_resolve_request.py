@@ -162,9 +162,9 @@ def test_build_under_the_release_prefix_is_resolved_on_request(
 
 
 def test_a_config_with_a_function_per_environment_is_resolved(world: World, context: LambdaContext) -> None:
-    """Given the per-environment config (two functions, test events), when a build is resolved, then the plan
-    deploys to each function once, at its first environment, and carries the test events."""
-    for name in ("greeting-envs-stage", "greeting-envs-prod"):
+    """Given the per-environment config (three functions, test events), when a build is resolved, then the
+    plan deploys to each function once, at its first environment, and carries the test events."""
+    for name in ("greeting-envs-dev", "greeting-envs-stage", "greeting-envs-prod"):
         world.create_function(name)
         world.create_alias(name, "live", world.publish(name))
     world.put_config("greeting-envs", load_event("promotion_config_per_environment"))
@@ -175,10 +175,13 @@ def test_a_config_with_a_function_per_environment_is_resolved(world: World, cont
     )
 
     assert [(s["name"], s["function_name"], s["deploy"], s["last"]) for s in plan["environments"]] == [
+        ("dev", "greeting-envs-dev", True, False),
         ("stage", "greeting-envs-stage", True, False),
         ("prod", "greeting-envs-prod", True, True),
     ]
-    assert [e["name"] for e in plan["config"]["environments"][1]["tests"]["events"]] == ["greets by name"]
+    assert [[e["name"] for e in env["tests"]["events"]] for env in plan["config"]["environments"]] == [
+        ["greets by name"]
+    ] * 3
 
 
 # --- InvalidRequest: the trigger is not something this stack acts on --------------------------------------
@@ -380,6 +383,12 @@ BAD_CONFIGS = [
         "environments.1.checks.0.url",
         "still has a <placeholder>",
         id="placeholder-url",
+    ),
+    pytest.param(
+        _environment(2, checks=[{"url": "https://api.example.com/prod/hello?key=k"}]),
+        "environments.2.checks.0.url",
+        "'https://api.example.com/prod/hello?...' is not an API Gateway stage host",
+        id="check-host-not-allowed",
     ),
     pytest.param(
         {**config_document(), "padding": "x" * 40_000},

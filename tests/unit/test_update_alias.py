@@ -207,6 +207,7 @@ def test_version_of_another_function_is_an_invalid_request(world: World, context
         "environment": step(plan, "prod"),
         "version": version("3", function_name="greeting-envs-stage"),
         "snapshot": [
+            alias_state("greeting-envs-dev", "live", "1"),
             alias_state("greeting-envs-stage", "live", "1"),
             alias_state("greeting-envs-prod", "live", "1"),
         ],
