@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,12 @@ def deploy_own(aws: LocalAws, tag: str) -> Deployment:
     """
     promoter = aws.deploy_template(
         PROMOTER_TEMPLATE,
-        parameters={"TargetFunctionPrefix": TARGET_PREFIX, "EventSource": f"lambda-promoter-{tag}"},
+        parameters={
+            "TargetFunctionPrefix": TARGET_PREFIX,
+            "EventSource": f"lambda-promoter-{tag}",
+            # The local AWS serves stage URLs on its own host, not on execute-api hosts.
+            "CheckHostAllowList": urllib.parse.urlsplit(aws.endpoint_url).hostname or "",
+        },
         stack_name=f"{tag}-promoter",
     )
     return Deployment(
