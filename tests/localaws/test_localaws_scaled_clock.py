@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -73,7 +74,11 @@ class Orchestrator:
         self.dynamodb = aws.client("dynamodb")
         promoter = aws.deploy_template(
             ROOT / "template.yaml",
-            parameters={"TargetFunctionPrefix": f"{PREFIX}-", "EventSource": f"{PREFIX}-promoter"},
+            parameters={
+                "TargetFunctionPrefix": f"{PREFIX}-",
+                "EventSource": f"{PREFIX}-promoter",
+                "CheckHostAllowList": urllib.parse.urlsplit(aws.endpoint_url).hostname or "",
+            },
             stack_name=f"{PREFIX}-promoter",
         )
         self.bucket = promoter.outputs["ArtifactBucketName"]
@@ -85,11 +90,12 @@ class Orchestrator:
             parameters={"FunctionName": self.function},
             stack_name=f"{PREFIX}-greeting",
         )
-        urls = {stage: aws.stage_url(app.outputs["ApiId"], stage) for stage in ("stage", "prod")}
-        config = promotion_config(APP, urls["stage"], urls["prod"])
-        for env in ("stage", "prod"):
-            config[env]["function_name"] = self.function
-        config["tests"]["function_name"] = f"{self.function}-tests"
+        urls = {stage: aws.stage_url(app.outputs["ApiId"], stage) for stage in ("dev", "stage", "prod")}
+        config = promotion_config(APP, urls)
+        for env in config["environments"]:
+            env["function_name"] = self.function
+            if env.get("tests"):
+                env["tests"]["function_name"] = f"{self.function}-tests"
         self.s3.put_object(Bucket=self.bucket, Key=f"config/{APP}.json", Body=json.dumps(config).encode())
 
     def start(self, variant: str) -> str:
@@ -138,7 +144,9 @@ def test_a_promotion_started_right_after_a_stop_waits_out_the_fence(
     """At wait scale 0.05 the 120 s fence lasts 6 s: the second promotion meets it (PromotionLocked), retries
     as the ASL says, takes the lock when the fence expires and promotes its build."""
     aws.wait_scale = 0.05
-    aws.faults.slow_update(orchestrator.function, seconds=60)  # keeps the first in Wait For Code Update
+    # 15 s at this scale: longer than Deploy Code waits for it (10 s, real time), so the first execution is
+    # in the state machine's Wait For Code Update when it is stopped.
+    aws.faults.slow_update(orchestrator.function, seconds=300)
     first = orchestrator.start("v2")
     wait_for(lambda: "Wait For Code Update" in orchestrator.entered(first), timeout=30)
 
