@@ -45,7 +45,8 @@ API Gateway stages, on the same port (on AWS: https://<api-id>.execute-api.{regi
     greeting       dev   {dev_url}
                    stage {stage_url}
                    prod  {prod_url}
-    greeting-envs  stage {envs_stage_url}
+    greeting-envs  dev   {envs_dev_url}
+                   stage {envs_stage_url}
                    prod  {envs_prod_url}
 Press Ctrl-C to stop.
 """
@@ -79,6 +80,7 @@ def serve(args: argparse.Namespace) -> int:
                 dev_url=box.urls["greeting"]["dev"],
                 stage_url=box.urls["greeting"]["stage"],
                 prod_url=box.urls["greeting"]["prod"],
+                envs_dev_url=box.urls["greeting-envs"]["dev"],
                 envs_stage_url=box.urls["greeting-envs"]["stage"],
                 envs_prod_url=box.urls["greeting-envs"]["prod"],
             ),

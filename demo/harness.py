@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,7 +77,12 @@ class Sandbox:
         self.dynamodb = aws.client("dynamodb")
         promoter = aws.deploy_template(
             ROOT / "template.yaml",
-            parameters={"TargetFunctionPrefix": TARGET_PREFIX, "EventSource": EVENT_SOURCE},
+            parameters={
+                "TargetFunctionPrefix": TARGET_PREFIX,
+                "EventSource": EVENT_SOURCE,
+                # The local AWS serves stage URLs on its own host, not on execute-api hosts.
+                "CheckHostAllowList": urllib.parse.urlsplit(aws.endpoint_url).hostname or "",
+            },
             stack_name=PROMOTER_STACK,
         )
         self.promoter = promoter
@@ -91,6 +97,7 @@ class Sandbox:
         self.urls = {
             "greeting": {stage: aws.stage_url(api, stage) for stage in ("dev", "stage", "prod")},
             "greeting-envs": {
+                "dev": aws.stage_url(self.envs.outputs["DevApiId"], "dev"),
                 "stage": aws.stage_url(self.envs.outputs["StageApiId"], "stage"),
                 "prod": aws.stage_url(self.envs.outputs["ProdApiId"], "prod"),
             },

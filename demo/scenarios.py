@@ -313,13 +313,18 @@ class Demo:
             before = box.aliases("greeting-envs")
             outcome = self.upload("greeting-envs", "v2")
             self.check(result, "status", outcome.status, "SUCCEEDED")
+            environments = box.environments("greeting-envs")
+            deployed = box.environments_entered(outcome.execution_arn, "Deploy Code")
+            self.check(result, "code deployed to each function", deployed, environments)
+            published = box.environments_entered(outcome.execution_arn, "Publish Version")
+            self.check(result, "a version published in each function", published, environments)
             targets = box.functions("greeting-envs")
             after = box.aliases("greeting-envs")
-            self.check(result, "both aliases moved", all(after[e][0] != before[e][0] for e in after), True)
+            self.check(result, "every alias moved", all(after[e][0] != before[e][0] for e in after), True)
             shas = {box.code_sha256(targets[e][0], after[e][0]) for e in after}
-            self.check(result, "one CodeSha256 in both environments", len(shas), 1)
-            self.check(result, "prod answers", box.build_answering("greeting-envs", "prod"), "v2")
-            self.say(f"    CodeSha256 in stage and prod: {shas.pop() if len(shas) == 1 else shas}")
+            self.check(result, "one CodeSha256 in every environment", len(shas), 1)
+            self.check(result, "answers", self.answers("greeting-envs"), dict.fromkeys(environments, "v2"))
+            self.say(f"    CodeSha256 in {', '.join(environments)}: {shas.pop() if len(shas) == 1 else shas}")
             self.show_aliases("greeting-envs")
 
         def stopped(result: Result) -> None:
@@ -329,7 +334,10 @@ class Demo:
             box.aws.faults.slow_update(prod_function, seconds=3 / box.aws.wait_scale)
             build, arn = box.upload_and_start("greeting-envs", "v3")
             self.say(f"    uploaded s3://{box.bucket}/{build.key}")
-            self.say("    (stopping it from the console once STAGE has moved and prod's code is updating)")
+            self.say(
+                "    (stopping it from the console once dev's and stage's aliases have moved and prod's code "
+                "is updating)"
+            )
             box.wait_for_state(arn, "Deploy Code", environment="prod")
             box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped by a person")
             outcome = self.follow(arn, "the S3 Object Created event")
@@ -340,6 +348,9 @@ class Demo:
                 f"{event['detail']['failed_state']}; restored {event['detail']['restored_aliases']}"
             )
             self.check(result, "event error", event["detail"]["error"], "ExecutionAborted")
+            moved = [box.functions("greeting-envs")[env][0] for env in ("dev", "stage")]
+            restored = sorted(entry.split(":")[0] for entry in event["detail"]["restored_aliases"])
+            self.check(result, "functions whose alias was restored", restored, sorted(moved))
             self.put_back(result, "greeting-envs", before, answers)
             self.show_aliases("greeting-envs")
 
@@ -351,8 +362,8 @@ class Demo:
             ),
             (
                 "A build that fails its tests is uploaded (greeting-envs)",
-                "fails in Run Tests for stage, before any alias moved; both still answer v1",
-                failing("greeting-envs", "fails-tests", "stage", "Run Tests", "TestsFailed"),
+                "fails in Run Tests for dev, before any alias moved; all three still answer v1",
+                failing("greeting-envs", "fails-tests", "dev", "Run Tests", "TestsFailed"),
             ),
             (
                 "A build whose endpoint is broken is uploaded",
@@ -389,13 +400,13 @@ class Demo:
             ),
             ("The S3 event of scenario 1 arrives twice", "the second delivery changes nothing", duplicate),
             (
-                "One function per environment (greeting-envs-stage -> greeting-envs-prod)",
-                "the same bytes published in both functions; prod answers v2",
+                "One function per environment (greeting-envs-dev -> -stage -> -prod)",
+                "the same bytes published in all three functions; all answer v2",
                 per_environment,
             ),
             (
                 "A promotion is stopped by hand halfway (StopExecution)",
-                "Recover Stopped Execution puts STAGE back; both environments still answer v2",
+                "Recover Stopped Execution puts dev and stage back; all three still answer v2",
                 stopped,
             ),
         ]

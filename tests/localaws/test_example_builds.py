@@ -13,7 +13,7 @@ import pytest
 
 from examples import builds
 from examples.builds import VARIANTS, Edit, UnknownBuildError, build_zip
-from examples.configs import promotion_config
+from examples.configs import UnfilledPlaceholderError, promotion_config
 from localaws.apigateway import MalformedProxyResponseError, map_proxy_response
 from localaws.loader import zip_directory
 
@@ -95,18 +95,26 @@ def test_cli_writes_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_promotion_configs_fill_in_stage_urls() -> None:
-    config = promotion_config("greeting", "http://127.0.0.1:5/abc/stage", "http://127.0.0.1:5/abc/prod")
-    assert config["stage"]["checks"][0]["url"] == "http://127.0.0.1:5/abc/stage/hello?name=ci"
-    assert config["prod"]["checks"][0]["url"] == "http://127.0.0.1:5/abc/prod/hello?name=ci"
-    assert config["tests"] == {"function_name": "greeting-api-tests"}
+    local = {stage: f"http://127.0.0.1:5/abc/{stage}" for stage in ("dev", "stage", "prod")}
+    config = promotion_config("greeting", local)
+    assert [(env["name"], env["checks"][0]["url"]) for env in config["environments"]] == [
+        (stage, f"http://127.0.0.1:5/abc/{stage}/hello?name=ci") for stage in ("dev", "stage", "prod")
+    ]
+    assert config["environments"][1]["tests"] == {"function_name": "greeting-api-tests"}
+    apis = {"dev": "d1", "stage": "s1", "prod": "p1"}
     envs = promotion_config(
         "greeting-envs",
-        "https://s1.execute-api.eu-west-1.amazonaws.com/stage",
-        "https://p1.execute-api.eu-west-1.amazonaws.com/prod",
+        {stage: f"https://{api}.execute-api.eu-west-1.amazonaws.com/{stage}" for stage, api in apis.items()},
     )
-    assert (
-        envs["prod"]["checks"][0]["url"]
-        == "https://p1.execute-api.eu-west-1.amazonaws.com/prod/hello?name=ci"
-    )
-    assert envs["stage"]["function_name"] == "greeting-envs-stage"
-    assert envs["tests"]["events"][0]["payload"] == {"action": "greet", "name": "ci"}
+    assert [(env["name"], env["function_name"], env["checks"][0]["url"]) for env in envs["environments"]] == [
+        (
+            stage,
+            f"greeting-envs-{stage}",
+            f"https://{api}.execute-api.eu-west-1.amazonaws.com/{stage}/hello?name=ci",
+        )
+        for stage, api in apis.items()
+    ]
+    for env in envs["environments"]:
+        assert env["tests"]["events"][0]["payload"] == {"action": "greet", "name": "ci"}
+    with pytest.raises(UnfilledPlaceholderError, match="dev check URL"):
+        promotion_config("greeting-envs", {"stage": local["stage"], "prod": local["prod"]})

@@ -143,7 +143,12 @@ def test_code_uri_is_zipped_deterministically(aws: BareEndpoint) -> None:
 def test_greeting_envs_example_deploys_one_api_per_environment(aws: BareEndpoint) -> None:
     stack = deploy_template(aws, GREETING_ENVS, {"AppPrefix": "ldr-greeting-envs"}, "ldr-greeting-envs")
     lam, apigw = aws.client("lambda"), aws.client("apigateway")
-    for env in ("stage", "prod"):
+    assert [name for name in stack.outputs if name.endswith("FunctionName")] == [
+        "DevFunctionName",
+        "StageFunctionName",
+        "ProdFunctionName",
+    ]
+    for env in ("dev", "stage", "prod"):
         name = f"ldr-greeting-envs-{env}"
         assert stack.resources[f"{env.title()}Function"] == name
         assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"

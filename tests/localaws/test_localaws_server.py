@@ -198,7 +198,7 @@ def test_make_serve_prints_stage_urls_on_its_own_port_that_reach_the_functions()
         endpoint = re.search(r"export AWS_ENDPOINT_URL=(\S+)", text)
         assert endpoint is not None, text
         urls = re.findall(r"(http://\S+/restapis/\S+/_user_request_)", text)
-        assert len(set(urls)) == 5, text  # dev, stage, prod of greeting; stage, prod of greeting-envs
+        assert len(set(urls)) == 6, text  # dev, stage, prod of greeting and of greeting-envs
         assert all(url.startswith(endpoint.group(1) + "/restapis/") for url in urls)
         prod_url = re.search(r"greeting +dev .*\n.*\n +prod +(\S+)", text)
         assert prod_url is not None, text

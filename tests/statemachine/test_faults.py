@@ -3,8 +3,8 @@
 The states come from statemachine/promotion.asl.json, so a new Task state is covered without editing this
 file. The fault at every Task state uses greeting's three environments (dev follows $LATEST, stage, prod on
 one function) and hits the state's last run, so the environments before it had moved and must be put back;
-the other faults use the one-function-per-environment example. Both start from aliases with weighted
-routing, so "exactly as before" covers weights too.
+the other faults use the one-function-per-environment example (dev, stage, prod on three functions). Both
+start from aliases with weighted routing, so "exactly as before" covers weights too.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .conftest import TaskState, function_of, step_of, task_states
 pytestmark = pytest.mark.statemachine
 
 APP = "greeting"  # dev (follows $LATEST) -> stage -> prod on one function
-ENVS_APP = "greeting-envs"  # stage -> prod, one function each
+ENVS_APP = "greeting-envs"  # dev -> stage -> prod, one function each
 ROLL_BACK = "Roll Back"
 FAULTED_STATES = [state for state in task_states() if state.name != ROLL_BACK]
 # Deploy Code runs only for an environment whose function has not had the code yet (greeting: dev).
@@ -203,9 +203,9 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     Recover Stopped Execution then tries once more and meets the same refusal (Lambda retries that
     asynchronous invoke twice, then dead-letters the event): the locks stay held, with no expiry, until a
     person has looked."""
+    before = box.aliases(ENVS_APP)
     roll_back = box.promoter.resources["RollBackFunction"]
     recover = box.promoter.resources["RecoverStoppedExecutionFunction"]
-    stage_function, stage_alias = box.functions(ENVS_APP)["stage"]
     check = next(s for s in FAULTED_STATES if s.name == "Check Endpoint")
     on_stage = {"state": check.name, "environment": step_of(box, ENVS_APP, "stage")}
     aws.faults.invoke_error(function_of(box, check), "InjectedFault", event_contains=on_stage)
@@ -230,16 +230,21 @@ def test_a_roll_back_that_cannot_finish_keeps_the_locks(
     box.sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"])
     assert {item["owner"]["S"] for item in box.locks()} == {outcome.execution_arn}
     assert {int(item["expires_at"]["N"]) for item in box.locks()} == {HELD_FOR_OPERATOR}
-    # What a person does after looking: put the alias back and delete the locks.
+    left_moved = box.aliases(ENVS_APP)  # stage's check failed after dev's and stage's aliases had moved
+    assert left_moved["dev"] != before["dev"]
+    assert left_moved["stage"] != before["stage"]
+    assert left_moved["prod"] == before["prod"]
+    # What a person does after looking: put every alias back and delete the locks.
     aws.faults.clear()
     entered = box.entered_input(outcome.execution_arn, ROLL_BACK)
-    snapshot = next(a for a in entered["lock"]["snapshot"] if a["alias"] == stage_alias)
-    box.lambda_.update_alias(
-        FunctionName=stage_function,
-        Name=stage_alias,
-        FunctionVersion=snapshot["function_version"],
-        RoutingConfig={"AdditionalVersionWeights": snapshot["additional_version_weights"]},
-    )
+    for snapshot in entered["lock"]["snapshot"]:
+        box.lambda_.update_alias(
+            FunctionName=snapshot["function_name"],
+            Name=snapshot["alias"],
+            FunctionVersion=snapshot["function_version"],
+            RoutingConfig={"AdditionalVersionWeights": snapshot["additional_version_weights"]},
+        )
+    assert box.aliases(ENVS_APP) == before
     for item in box.locks():
         box.dynamodb.delete_item(TableName=box.table, Key={"pk": item["pk"], "sk": item["sk"]})
 
@@ -270,10 +275,12 @@ def test_a_promotion_stopped_by_hand_is_rolled_back(weighted: Sandbox, box: Sand
     ExecutionStoppedRule, whose function rolls back what the execution had changed and frees its locks."""
     before = box.aliases(ENVS_APP)
     prod_function = box.functions(ENVS_APP)["prod"][0]
-    aws.faults.slow_update(prod_function, seconds=500)  # Deploy Code waits for it, after STAGE moved
+    aws.faults.slow_update(prod_function, seconds=500)  # Deploy Code waits for it, after dev and stage moved
     _, arn = box.upload_and_start(ENVS_APP, new_bytes_variant(box, ENVS_APP), name="stopped-by-hand")
     box.wait_for_state(arn, "Deploy Code", environment="prod")
-    assert box.aliases(ENVS_APP)["stage"] != before["stage"]
+    moved = box.aliases(ENVS_APP)
+    assert moved["dev"] != before["dev"]
+    assert moved["stage"] != before["stage"]
 
     box.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stopped from the console")
 

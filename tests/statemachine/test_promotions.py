@@ -43,11 +43,11 @@ START = ["Resolve Request", "Is This A Dry Run?", "Acquire Lock"]
 END = ["Finalize", "Promotion Succeeded"]
 # greeting: dev (follows $LATEST) -> stage -> prod, all on greeting-api
 HAPPY_PATH_ONE_FUNCTION = [*START, *ENVIRONMENT_WITH_NEW_CODE, *NEXT_ENVIRONMENT_SAME_FUNCTION * 2, *END]
-# greeting-envs: stage -> prod, one function each
+# greeting-envs: dev -> stage -> prod, one function each
 HAPPY_PATH_FUNCTION_PER_ENVIRONMENT = [
     *START,
     *ENVIRONMENT_WITH_NEW_CODE,
-    *NEXT_ENVIRONMENT_OWN_FUNCTION,
+    *NEXT_ENVIRONMENT_OWN_FUNCTION * 2,
     *END,
 ]
 
@@ -124,7 +124,7 @@ def test_a_manual_start_promotes_the_named_object_version(box: Sandbox) -> None:
     assert box.event_for(arn)["detail"]["artifact"]["version_id"] == older.version_id
 
 
-def test_one_function_per_environment_publishes_the_same_bytes_in_both(box: Sandbox) -> None:
+def test_one_function_per_environment_publishes_the_same_bytes_in_every_function(box: Sandbox) -> None:
     before = box.aliases("greeting-envs")
 
     variant = box.fresh_variant(
@@ -135,13 +135,18 @@ def test_one_function_per_environment_publishes_the_same_bytes_in_both(box: Sand
 
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert outcome.state_names == HAPPY_PATH_FUNCTION_PER_ENVIRONMENT
-    assert box.environments_entered(outcome.execution_arn, "Deploy Code") == ["stage", "prod"]
+    assert box.environments_entered(outcome.execution_arn, "Deploy Code") == ["dev", "stage", "prod"]
+    assert box.environments_entered(outcome.execution_arn, "Publish Version") == ["dev", "stage", "prod"]
+    assert box.environments_entered(outcome.execution_arn, "Run Tests") == ["dev", "stage", "prod"]
     targets = box.functions("greeting-envs")
+    assert len({function_name for function_name, _ in targets.values()}) == 3
     after = box.aliases("greeting-envs")
+    assert list(after) == ["dev", "stage", "prod"]
     assert all(after[env][0] != before[env][0] for env in after)
     shas = {box.code_sha256(targets[env][0], after[env][0]) for env in after}
     assert len(shas) == 1
-    assert box.build_answering("greeting-envs", "prod") == variant
+    for env in ("dev", "stage", "prod"):
+        assert box.build_answering("greeting-envs", env) == variant, env
 
 
 def test_a_duplicate_delivery_of_the_same_upload_promotes_once(box: Sandbox) -> None:
