@@ -4,8 +4,9 @@ Given the orchestrator and the greeting app deployed, when eight builds are uplo
 (three times over, straddling a second boundary), then every execution succeeds (none loses its lock),
 no two hold the function at once (from the execution histories: Acquire Lock succeeded ... Finalize or
 Roll Back entered), and README's rule decides what ends in prod: builds are promoted in upload order, an
-upload older than one already started ends in Ignore Superseded Upload, and prod ends on the newest
-upload. S3 upload times have one-second precision: builds uploaded in the same second are not ordered.
+upload older than one that has already asked for the lock ends in Ignore Superseded Upload, and prod ends
+on the newest upload. S3 upload times have one-second precision: builds uploaded in the same second are not
+ordered.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Run:
     last_state: str
     status: str
     task_errors: list[str]
+    asked: float | None  # when its first Acquire Lock attempt began
     acquiring: float | None  # when the Acquire Lock attempt that took the lock began (it took it after)
     acquired: float | None  # when Acquire Lock succeeded (the lock is surely held from here)
     releasing: float | None  # when Finalize or Roll Back was entered (the lock is surely held until here)
@@ -83,6 +85,7 @@ def read_run(box: Sandbox, described: dict[str, Any], builds: dict[str, tuple[Up
     plan: dict[str, Any] | None = None
     state: str | None = None
     attempt: float | None = None
+    asked: float | None = None
     acquiring: float | None = None
     acquired: float | None = None
     releasing: float | None = None
@@ -98,6 +101,7 @@ def read_run(box: Sandbox, described: dict[str, Any], builds: dict[str, tuple[Up
                 releasing = stamp
         elif event["type"] in TASK_SCHEDULED and state == "Acquire Lock":
             attempt = stamp
+            asked = stamp if asked is None else asked
         elif event["type"] in TASK_SUCCEEDED and state == "Acquire Lock":
             acquiring, acquired = attempt, stamp
         elif event["type"] in TASK_FAILED:
@@ -113,6 +117,7 @@ def read_run(box: Sandbox, described: dict[str, Any], builds: dict[str, tuple[Up
         last_state=str(state),
         status=described["status"],
         task_errors=errors,
+        asked=asked,
         acquiring=acquiring,
         acquired=acquired,
         releasing=releasing,
@@ -141,19 +146,20 @@ def assert_newest_upload_wins(box: Sandbox, runs: list[Run]) -> None:
         )
     for run in runs:
         if run.last_state == "Ignore Superseded Upload":
-            started_newer = [
+            # A newer upload had asked for the lock (running or still waiting) before this one ended.
+            asked_newer = [
                 p
-                for p in promoted
-                if p.uploaded_at > run.uploaded_at and (p.acquiring or run.stopped) < run.stopped
+                for p in runs
+                if p.uploaded_at > run.uploaded_at and p.asked is not None and p.asked < run.stopped
             ]
-            assert started_newer, f"{run.build.key} was superseded although no newer upload had started"
+            assert asked_newer, f"{run.build.key} was superseded although no newer upload had asked"
     newest = max(run.uploaded_at for run in runs)
     last = promoted[-1]
     assert last.uploaded_at == newest
     prod_version, prod_weights = box.alias(*box.functions(APP)["prod"])
     event = box.event_for(last.arn)
     assert event["detail-type"] == "Promotion Succeeded"
-    assert {(a["alias"], a["version"]) for a in event["detail"]["aliases"]} >= {("PROD", prod_version)}
+    assert {(e["alias"], e["version"]) for e in event["detail"]["environments"]} >= {("PROD", prod_version)}
     assert prod_weights == {}
     assert box.build_answering(APP, "prod") == last.variant
 
