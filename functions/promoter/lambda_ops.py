@@ -55,8 +55,8 @@ def deploy_code(
         revision_id=response["RevisionId"],
         last_update_status=response.get("LastUpdateStatus", "InProgress"),
     )
-    deadline = time.monotonic() + settle_seconds
-    while result.last_update_status == "InProgress" and time.monotonic() < deadline:
+    deadline = time.time() + settle_seconds  # wall-clock time, as the update's own duration is
+    while result.last_update_status == "InProgress" and time.time() < deadline:
         time.sleep(0.25)
         result = _read_update_status(lambda_client, result)
     return result

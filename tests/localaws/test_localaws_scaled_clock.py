@@ -144,9 +144,9 @@ def test_a_promotion_started_right_after_a_stop_waits_out_the_fence(
     """At wait scale 0.05 the 120 s fence lasts 6 s: the second promotion meets it (PromotionLocked), retries
     as the ASL says, takes the lock when the fence expires and promotes its build."""
     aws.wait_scale = 0.05
-    # 15 s at this scale: longer than Deploy Code waits for it (10 s, real time), so the first execution is
-    # in the state machine's Wait For Code Update when it is stopped.
-    aws.faults.slow_update(orchestrator.function, seconds=300)
+    # Longer than Deploy Code waits for it (10 s), so the first execution is in the state machine's Wait
+    # For Code Update when it is stopped; over (2 s here) well before the fence expires.
+    aws.faults.slow_update(orchestrator.function, seconds=40)
     first = orchestrator.start("v2")
     wait_for(lambda: "Wait For Code Update" in orchestrator.entered(first), timeout=30)
 

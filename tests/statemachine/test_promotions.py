@@ -183,7 +183,7 @@ def test_two_deliveries_at_once_promote_once(box: Sandbox) -> None:
 def test_a_second_build_waits_for_the_first_instead_of_interleaving(box: Sandbox, aws: LocalAws) -> None:
     """Two different builds for the same function at once: the second waits in Acquire Lock (PromotionLocked
     retried with backoff), so one promotion's alias moves never interleave with the other's."""
-    aws.faults.slow_update("greeting-api", seconds=300, times=1)  # keep the first one busy for a while
+    aws.faults.slow_update("greeting-api", seconds=150, times=1)  # keep the first one busy for a while
     a = box.upload_build("greeting", "v2", prefix="releases/", name="lock-a")
     b = box.upload_build("greeting", "v3", prefix="releases/", name="lock-b")
     first = box.start_by_hand({"app": "greeting", "artifact": {"key": a.key, "version_id": a.version_id}})
@@ -213,7 +213,7 @@ def test_a_second_build_waits_for_the_first_instead_of_interleaving(box: Sandbox
 def test_queued_uploads_never_put_an_older_build_over_a_newer_one(box: Sandbox, aws: LocalAws) -> None:
     """Two uploads wait for the lock while a promotion runs; whichever takes the lock first, prod ends on
     the newer upload: the older one either ran before it or ends in Ignore Superseded Upload."""
-    aws.faults.slow_update("greeting-api", seconds=300, times=1)
+    aws.faults.slow_update("greeting-api", seconds=150, times=1)
     holder = box.upload_build("greeting", "v2", prefix="releases/", name="queue-holder")
     first = box.start_by_hand(
         {"app": "greeting", "artifact": {"key": holder.key, "version_id": holder.version_id}}
