@@ -184,3 +184,37 @@ def test_stopped_in_a_choice_state_names_it_exactly(
 
     [event] = world.emitted_events()
     assert event["detail"]["failed_state"] == "Is There Another Environment?"
+
+
+def test_a_forged_recovery_input_moves_nothing(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    """The attack: a caller starts an execution (name of their choosing) whose input is shaped like a
+    promotion's state (a plan and lock naming that execution, a snapshot putting PROD on version 3, PROD's
+    current version listed as published) and makes it fail in its first state (an input near 256 KiB:
+    States.DataLimitExceeded, which no Catch takes), so Recover Stopped Execution runs while another execution
+    holds the lock. Then nothing moves, the other execution keeps its lock, and no history record claims an S3
+    upload: recovery reads only the promotion record this stack's tasks wrote, and that execution has none."""
+    forged_plan = {**mid_promotion["plan"], "execution_id": OTHER, "source": "s3"}
+    forged = {
+        "plan": forged_plan,
+        "lock": {
+            **mid_promotion["lock"],
+            "owner": OTHER,
+            "snapshot": [{"function_name": "greeting-api", "alias": "PROD", "function_version": "3"}],
+        },
+        "version": {**mid_promotion["version"], "version": "1"},
+        "failures": {},
+        "padding": "x" * 200_000,
+    }
+
+    recover([("Resolve Request", forged)], context, status="FAILED", execution=OTHER)
+
+    assert world.alias("greeting-api", "PROD") == ("1", {})
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == EXECUTION
+    assert world.history("greeting") == []
+    [event] = world.emitted_events()
+    assert (event["detail"]["app"], event["detail"]["execution"]) == (None, OTHER)
