@@ -116,6 +116,8 @@ def create_table(ctx: DeployContext, logical: str, p: dict[str, Any]) -> None:
         kwargs["SSESpecification"] = {"Enabled": as_bool(sse.get("SSEEnabled", False))}
     if p.get("Tags"):
         kwargs["Tags"] = tags_list(p["Tags"])
+    if "DeletionProtectionEnabled" in p:
+        kwargs["DeletionProtectionEnabled"] = as_bool(p["DeletionProtectionEnabled"])
     table = ddb.create_table(**kwargs)["TableDescription"]
     ttl = p.get("TimeToLiveSpecification")
     if ttl and as_bool(ttl.get("Enabled", False)):
