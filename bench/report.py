@@ -355,9 +355,8 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
             + " The local task functions share this "
             "machine's CPUs, which spreads the calls out; on AWS the tasks run in parallel, so the peak "
             "there can be higher than measured here. *of which errors* counts calls answered with HTTP >= "
-            "400 or not answered, then retried (by botocore or the ASL); retries are in the counts. Seen "
-            "locally: the local DynamoDB (moto) occasionally fails concurrent TransactWriteItems "
-            "('dictionary changed size during iteration', the connection drops), not throttling.",
+            "400 or not answered, then retried (by botocore or the ASL); retries are in the counts. The "
+            "local AWS does not throttle, so errors here are conflicts (a code update in progress).",
             "",
         ]
         ops = sorted({op for r in concurrency for op in r.control_plane_by_operation})
