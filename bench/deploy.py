@@ -23,7 +23,7 @@ from demo.harness import ROOT, TARGET_PREFIX, Sandbox
 from examples.builds import variant_files
 from examples.configs import promotion_config
 from localaws import LocalAws
-from localaws.loader import deterministic_zip, load_template
+from localaws.template import deterministic_zip, load_template
 
 PROMOTER_TEMPLATE = ROOT / "template.yaml"
 GREETING_TEMPLATE = ROOT / "examples" / "greeting" / "template.yaml"

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from localaws.loader import deterministic_zip, directory_files
+from localaws.template import deterministic_zip, directory_files
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 

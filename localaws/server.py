@@ -221,11 +221,11 @@ class LocalAws:
     def deploy_template(
         self, path: str | Path, parameters: Mapping[str, str] | None = None, stack_name: str = "promoter"
     ) -> Any:
-        """Deploy a SAM template into this local AWS (see ``localaws.loader``)."""
-        from . import loader  # type: ignore[attr-defined,unused-ignore]
+        """Deploy a SAM template into this local AWS (see ``localaws.template``)."""
+        from . import template
 
         target: Any = self
-        return loader.deploy_template(target, path, parameters, stack_name)
+        return template.deploy_template(target, path, parameters, stack_name)
 
     # -- EventBridge delivery -------------------------------------------------------------------
     def deliver_event_target(self, target_arn: str, payload: str, rule_name: str) -> None:

@@ -23,7 +23,7 @@ from localaws.apigateway import (
     parse_lambda_uri,
     substitute_stage_variables,
 )
-from localaws.loader import Stack, deterministic_zip
+from localaws.template import Stack, deterministic_zip
 
 pytestmark = pytest.mark.localaws
 

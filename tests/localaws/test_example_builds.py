@@ -15,7 +15,7 @@ from examples import builds
 from examples.builds import VARIANTS, Edit, UnknownBuildError, build_zip
 from examples.configs import UnfilledPlaceholderError, promotion_config
 from localaws.apigateway import MalformedProxyResponseError, map_proxy_response
-from localaws.loader import zip_directory
+from localaws.template import zip_directory
 
 pytestmark = pytest.mark.localaws
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from localaws import LocalAws
-from localaws.loader import (
+from localaws.template import (
     CircularDependencyError,
     IntrinsicError,
     ParameterError,

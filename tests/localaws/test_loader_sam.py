@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from localaws import LocalAws
-from localaws.loader import (
+from localaws.template import (
     UnsupportedPropertyError,
     UnsupportedResourceTypeError,
     deploy_template,
     load_template,
+    sam,
     zip_directory,
 )
-from localaws.template import sam
 from localaws.template.deploy import resolve_parameters
 
 pytestmark = pytest.mark.localaws
