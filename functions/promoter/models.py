@@ -184,7 +184,7 @@ class Failure(Model):
 
 
 def camel_to_state_name(key: str) -> str:
-    """``UpdateStageAlias`` -> ``Update Stage Alias``: the Catch ResultPath key back to the state name."""
+    """``CheckEndpoint`` -> ``Check Endpoint``: the Catch ResultPath key back to the state name."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key)
 
 

@@ -1,4 +1,4 @@
-"""Check Stage Endpoint / Check Prod Endpoint: real HTTP requests against a server on 127.0.0.1."""
+"""Check Endpoint: real HTTP requests against a server on 127.0.0.1."""
 
 from __future__ import annotations
 
