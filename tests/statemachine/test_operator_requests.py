@@ -16,22 +16,12 @@ import pytest
 from demo.harness import Outcome, Sandbox
 from localaws import LocalAws
 
-from .test_promotions import END, START
+from .test_promotions import END, ENVIRONMENT_WITH_NEW_CODE, START
 
 pytestmark = pytest.mark.statemachine
 
 APP = "greeting"
 FUNCTION = "greeting-api"
-ONE_ENVIRONMENT = [
-    "Does This Environment Need The Code?",
-    "Deploy Code",
-    "Is Code Updated?",
-    "Publish Version",
-    "Run Tests",
-    "Update Alias",
-    "Check Endpoint",
-    "Is There Another Environment?",
-]
 
 
 def promoted(box: Sandbox, variant: str, name: str) -> Outcome:
@@ -92,7 +82,7 @@ def test_a_hotfix_goes_straight_to_prod_with_its_reason(box: Sandbox) -> None:
     )
 
     assert outcome.status == "SUCCEEDED", outcome.cause
-    assert outcome.state_names == [*START, *ONE_ENVIRONMENT, *END]
+    assert outcome.state_names == [*START, *ENVIRONMENT_WITH_NEW_CODE, *END]
     assert box.environments_entered(outcome.execution_arn, "Update Alias") == ["prod"]
     after = box.aliases(APP)
     assert after["stage"] == before["stage"]
@@ -151,7 +141,7 @@ def test_a_feature_branch_build_stops_after_the_first_environment(box: Sandbox) 
     outcome = box.follow(arn)
 
     assert outcome.status == "SUCCEEDED", outcome.cause
-    assert outcome.state_names == [*START, *ONE_ENVIRONMENT, *END]
+    assert outcome.state_names == [*START, *ENVIRONMENT_WITH_NEW_CODE, *END]
     assert box.environments_entered(arn, "Check Endpoint") == ["dev"]
     assert box.aliases(APP) == before
     assert box.build_answering(APP, "dev") == variant
