@@ -30,20 +30,6 @@ class Settings(BaseModel):
             raise ConfigurationError(f"environment variable {name}: {first['msg']}") from error
 
 
-class BucketSettings(Settings):
-    artifact_bucket: Annotated[str, Field(min_length=3)]
-    artifact_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
-    release_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
-    config_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
-    target_function_prefix: Annotated[str, Field(min_length=1)]
-    event_source: Annotated[str, Field(min_length=1)]
-    check_host_allow_list: str
-
-    @property
-    def allowed_hosts(self) -> list[str]:
-        return [host.strip() for host in self.check_host_allow_list.split(",") if host.strip()]
-
-
 class CheckSettings(Settings):
     # Hosts besides API Gateway stage hosts that checks may call (comma-separated; may be empty).
     check_host_allow_list: str
@@ -51,6 +37,15 @@ class CheckSettings(Settings):
     @property
     def allowed_hosts(self) -> list[str]:
         return [host.strip() for host in self.check_host_allow_list.split(",") if host.strip()]
+
+
+class BucketSettings(CheckSettings):
+    artifact_bucket: Annotated[str, Field(min_length=3)]
+    artifact_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    release_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    config_prefix: Annotated[str, Field(min_length=1, pattern=r"/$")]
+    target_function_prefix: Annotated[str, Field(min_length=1)]
+    event_source: Annotated[str, Field(min_length=1)]
 
 
 class TableSettings(Settings):
