@@ -10,5 +10,14 @@ task code run on one machine, with no AWS account and no Docker. Never deployed 
 from .faults import FaultInjector
 from .recording import ApiCall, ApiCallRecorder, Invocation, InvocationRecorder
 from .server import LocalAws
+from .traffic import TrafficGenerator
 
-__all__ = ["ApiCall", "ApiCallRecorder", "FaultInjector", "Invocation", "InvocationRecorder", "LocalAws"]
+__all__ = [
+    "ApiCall",
+    "ApiCallRecorder",
+    "FaultInjector",
+    "Invocation",
+    "InvocationRecorder",
+    "LocalAws",
+    "TrafficGenerator",
+]

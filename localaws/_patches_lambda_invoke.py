@@ -1,7 +1,8 @@
 """Lambda invocations: one run of a function, and asynchronous invocation as Lambda does it.
 
 - ``Run`` is one invocation: an injected fault first (error or timeout), else the function's real
-  code in the runtime; recorded in ``aws.invocations`` either way.
+  code in the runtime; recorded in ``aws.invocations`` and in its AWS/Lambda CloudWatch metrics
+  (``_lambda_metrics``) either way.
 - An asynchronous invocation (``InvocationType=Event``: EventBridge rule targets, S3 notifications,
   a caller's Event invoke) answers 202 at once and runs in the background. When the function fails
   (an error, a timeout, a crash) Lambda retries it twice, about one minute and then two minutes later
@@ -27,6 +28,7 @@ from botocore.config import Config
 from moto.awslambda.models import LambdaFunction
 
 from . import _context
+from ._lambda_metrics import record_invocation
 from .lambda_runtime import FunctionSpec, InvokeResult
 from .recording import Invocation
 
@@ -66,6 +68,7 @@ class Run:
     def __call__(self) -> InvokeResult:
         aws = _context.require()
         started = time.time()
+        simulated_start = aws.now()
         spec = self.spec
         fault = aws.faults.take_invoke_fault(
             spec.function_name, spec.version, self.qualifier, _json_or_none(self.event)
@@ -95,6 +98,15 @@ class Run:
                 invocation_type=self.invocation_type,
                 time=started,
             )
+        )
+        record_invocation(
+            function_arn=spec.function_arn,
+            region=aws.region,
+            qualifier=self.qualifier,
+            executed_version=spec.version,
+            duration_seconds=result.duration,
+            failed=result.error_type is not None,
+            started_at=simulated_start,
         )
         return result
 

@@ -10,8 +10,9 @@
 - StartExecution without a name gets a UUID, as on AWS (moto's engine names every such execution
   ``None``, so the second one fails with ExecutionAlreadyExists).
 - How executions end (StopExecution, the definition's TimeoutSeconds, status-change events) is in
-  ``_patches_sfn_lifecycle``; error names and payload limits in ``_patches_sfn_errors``. Both are
-  installed with this module.
+  ``_patches_sfn_lifecycle``; error names and payload limits in ``_patches_sfn_errors``; the callback
+  pattern (``.waitForTaskToken``, SendTask*) in ``_patches_sfn_callbacks``. All are installed with
+  this module.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-from . import _context, _patches_sfn_errors, _patches_sfn_lifecycle
+from . import _context, _patches_sfn_callbacks, _patches_sfn_errors, _patches_sfn_lifecycle
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -114,6 +115,7 @@ def install() -> None:
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
     _patches_sfn_lifecycle.install()
     _patches_sfn_errors.install()
+    _patches_sfn_callbacks.install()
 
 
 def uninstall() -> None:
@@ -122,6 +124,7 @@ def uninstall() -> None:
     WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
+    _patches_sfn_callbacks.uninstall()
     _patches_sfn_errors.uninstall()
     _patches_sfn_lifecycle.uninstall()
     StepFunctionsParserBackend.start_execution = _ORIGINAL["start_execution"]  # type: ignore[method-assign]

@@ -9,6 +9,8 @@
   Task's Resource is a function ARN. A function error (the handler raised) keeps its ``errorType``.
 - ``States.ALL`` in a Retry or Catch matches neither ``States.DataLimitExceeded`` nor
   ``States.Runtime``: on AWS both are terminal (named explicitly, they still match).
+- ``States.Timeout`` in a Retry or Catch also matches ``States.HeartbeatTimeout``: AWS documents a
+  missed heartbeat as both.
 - A Task's input after ``Parameters`` larger than the 256 KiB payload quota fails with
   ``States.DataLimitExceeded`` before anything is invoked. (moto's engine checks task results and
   state outputs itself.)
@@ -57,6 +59,7 @@ def _details(**details: Any) -> EventDetails:
 
 _TERMINAL = (StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime)
 _DATA_LIMIT = StatesErrorNameType.StatesStatesDataLimitExceeded
+_TIMEOUT = StatesErrorName(typ=StatesErrorNameType.StatesTimeout)
 
 
 @functools.cache
@@ -126,11 +129,16 @@ def _lambda_service_from_error(self: StateTaskServiceLambda, env: Environment, e
 
 def _error_equals(self: ErrorEqualsDecl, env: Environment) -> None:
     error_name = env.stack[-1]
-    terminal = isinstance(error_name, StatesErrorName) and error_name.typ in _TERMINAL
-    if terminal and _context.running() is not None and ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names:
-        env.stack.pop()
-        env.stack.append(False)
-        return
+    typ = error_name.typ if isinstance(error_name, StatesErrorName) else None
+    if _context.running() is not None:
+        if typ in _TERMINAL and ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        if typ == StatesErrorNameType.StatesHeartbeatTimeout and _TIMEOUT in self.error_names:
+            env.stack.pop()
+            env.stack.append(True)
+            return
     _ORIGINAL["error_equals"](self, env)
 
 

@@ -31,6 +31,9 @@ Tests prove those promises by injecting faults into the running local AWS from t
     faults.invoke_error("greeting-api", error_type="RuntimeError", message="boom", alias="STAGE")
     faults.invoke_timeout("greeting-api", version="3", times=1)
 
+    # (f) A CloudWatch alarm reads as ALARM (or any state) whatever its metric data says.
+    faults.set_alarm_state("greeting-api-errors", "ALARM", reason="Injected fault")
+
     faults.clear()                                                   # remove every fault
 
 ``times=None`` means "every matching request until cleared"; an integer counts matching requests
@@ -48,6 +51,10 @@ shorter gives up (``ReadTimeoutError``) although the change was made.
 
 Update faults apply to UpdateFunctionCode (and UpdateFunctionConfiguration) of the named
 function. A failed update keeps the previous code and configuration, as AWS does.
+
+An alarm state fault replaces the alarm's evaluation each time DescribeAlarms reads it (``times``
+counts those reads); once it is used up or cleared, the alarm is evaluated from its metric data again.
+(The SetAlarmState API works too, but as on AWS its state lasts only until the next evaluation.)
 """
 
 from __future__ import annotations
@@ -166,6 +173,15 @@ class InvokeFault(_Fault):
         )
 
 
+@dataclass
+class AlarmStateFault(_Fault):
+    """Makes a CloudWatch alarm read as ``state`` instead of its evaluated state."""
+
+    alarm_name: str = ""
+    state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"] = "ALARM"
+    reason: str = ""
+
+
 class FaultInjector:
     """Holds the injected faults; the server, Lambda backend and runtime consult it."""
 
@@ -174,6 +190,7 @@ class FaultInjector:
         self._api: list[ApiFault] = []
         self._updates: list[UpdateFault] = []
         self._invokes: list[InvokeFault] = []
+        self._alarms: list[AlarmStateFault] = []
 
     # -- (a), (b) API errors and network faults -------------------------------------------------
     def api_error(
@@ -424,6 +441,31 @@ class FaultInjector:
                     return fault
         return None
 
+    # -- (f) alarm states -----------------------------------------------------------------------
+    def set_alarm_state(
+        self,
+        alarm_name: str,
+        state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"] = "ALARM",
+        reason: str = "Injected fault",
+        *,
+        times: int | None = None,
+    ) -> AlarmStateFault:
+        """The alarm reads as ``state`` (with ``reason`` as its StateReason) until the fault is cleared."""
+        if state not in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+            raise ValueError(f"an alarm state is OK, ALARM or INSUFFICIENT_DATA, not {state!r}")
+        fault = AlarmStateFault(remaining=times, alarm_name=alarm_name, state=state, reason=reason)
+        with self._lock:
+            self._alarms.append(fault)
+        return fault
+
+    def take_alarm_fault(self, alarm_name: str) -> AlarmStateFault | None:
+        with self._lock:
+            for fault in self._alarms:
+                if not fault.exhausted and fault.alarm_name == alarm_name:
+                    fault._consume()
+                    return fault
+        return None
+
     # -- housekeeping ---------------------------------------------------------------------------
     def clear(self) -> None:
         """Remove every injected fault."""
@@ -431,9 +473,11 @@ class FaultInjector:
             self._api.clear()
             self._updates.clear()
             self._invokes.clear()
+            self._alarms.clear()
 
     @property
     def active(self) -> list[_Fault]:
         """The faults that can still fire."""
         with self._lock:
-            return [f for f in (*self._api, *self._updates, *self._invokes) if not f.exhausted]
+            faults = (*self._api, *self._updates, *self._invokes, *self._alarms)
+            return [f for f in faults if not f.exhausted]

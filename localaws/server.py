@@ -8,6 +8,8 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
 - EventBridge delivers to Step Functions and Lambda targets and refuses ``aws.`` sources from callers
   (``_patches_events``); S3 sends one notification per request (``_patches_s3``);
 - DynamoDB requests are isolated from each other (``_patches_dynamodb``);
+- every invocation records Lambda's CloudWatch metrics; metric queries match dimensions exactly and
+  alarms are evaluated from the data when they are read (``_lambda_metrics``, ``_patches_cloudwatch``);
 - a WSGI middleware records every API call and answers injected faults (``_wsgi``);
 - API Gateway stages are served on the same port, at ``/restapis/<api>/<stage>/_user_request_/``
   (``apigateway``).
@@ -32,7 +34,15 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import _context, _patches_dynamodb, _patches_events, _patches_lambda, _patches_s3, _patches_sfn
+from . import (
+    _context,
+    _patches_cloudwatch,
+    _patches_dynamodb,
+    _patches_events,
+    _patches_lambda,
+    _patches_s3,
+    _patches_sfn,
+)
 from ._wsgi import EVENTS_APP_ID, SERVICE_APP_ID, ApiMiddleware, StageRouter
 from .apigateway import ApiGateway
 from .faults import FaultInjector
@@ -108,6 +118,7 @@ class LocalAws:
         _patches_events.install()
         _patches_s3.install()
         _patches_dynamodb.install()
+        _patches_cloudwatch.install()
         # The ASL engine logs every failed execution as an ERROR with its parse tree; the failure is already
         # in the execution's history, where Step Functions users look for it.
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
@@ -153,6 +164,7 @@ class LocalAws:
         if self._work_dir is not None:
             remove_work_dir(self._work_dir)
         if _context.running() is self:
+            _patches_cloudwatch.uninstall()
             _patches_dynamodb.uninstall()
             _patches_s3.uninstall()
             _patches_events.uninstall()
@@ -183,6 +195,11 @@ class LocalAws:
     @property
     def endpoint_url(self) -> str:
         return f"http://{self._host}:{self.port}"
+
+    def now(self) -> float:
+        """The simulated time, as functions read it with ``time.time()``: it starts at the real time and
+        runs ``1 / wait_scale`` times faster. Lambda metrics and alarm evaluations are stamped with it."""
+        return self.runtime.clock.now(self.wait_scale)
 
     @property
     def runtime(self) -> LambdaRuntime:

@@ -133,3 +133,23 @@ def run_execution(
 
 def executions(aws: LocalAws, state_machine_arn: str) -> list[dict[str, Any]]:
     return list(aws.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)["executions"])
+
+
+def proxy_stage(aws: LocalAws, function_arn: str, path: str = "hello", stage: str = "live") -> str:
+    """A REST API whose ``GET /<path>`` is a Lambda proxy integration of ``function_arn`` (qualified or
+    not), deployed to ``stage``; returns the URL of the resource on the local stage server."""
+    apigw = aws.client("apigateway")
+    api_id = apigw.create_rest_api(name=unique("api"))["id"]
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    resource = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=path)["id"]
+    apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=resource,
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{aws.region}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+    )
+    apigw.create_deployment(restApiId=api_id, stageName=stage)
+    return f"{aws.stage_url(api_id, stage)}/{path}"

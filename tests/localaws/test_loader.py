@@ -187,7 +187,10 @@ def test_orchestrator_template_deploys(aws: BareEndpoint) -> None:
     rules = [logical for logical, rtype in stack.resource_types.items() if rtype == "AWS::Events::Rule"]
     assert rules
     for logical in rules:
-        targets = events.list_targets_by_rule(Rule=stack.resources[logical])["Targets"]
+        bus, _, _ = stack.attributes[logical]["Arn"].split(":rule/")[1].rpartition("/")  # "" for default
+        targets = events.list_targets_by_rule(Rule=stack.resources[logical], EventBusName=bus or "default")[
+            "Targets"
+        ]
         assert targets
         assert all(t["Arn"] for t in targets)
 

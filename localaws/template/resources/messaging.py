@@ -1,7 +1,13 @@
-"""AWS::Events::EventBus and Rule (with targets); AWS::SQS::Queue and QueuePolicy."""
+"""AWS::Events::EventBus (with its Policy), EventBusPolicy and Rule (with targets); AWS::SQS::Queue and
+QueuePolicy.
+
+A bus's resource policy is stored in moto (DescribeEventBus returns it) but, like every IAM policy here,
+never evaluated: PutEvents from any caller reaches the bus.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..context import Creator, DeployContext, as_bool, json_text, tags_list, tags_map
@@ -10,12 +16,62 @@ from ..intrinsics import Created, scalar_str
 
 
 def create_event_bus(ctx: DeployContext, logical: str, p: dict[str, Any]) -> None:
+    events = ctx.client("events")
     name = p["Name"]
     kwargs: dict[str, Any] = {"Name": name}
+    for key in ("Description", "EventSourceName", "KmsKeyIdentifier", "DeadLetterConfig"):
+        if p.get(key):
+            kwargs[key] = p[key]
     if p.get("Tags"):
         kwargs["Tags"] = tags_list(p["Tags"])
-    arn = ctx.client("events").create_event_bus(**kwargs)["EventBusArn"]
-    ctx.register(logical, "AWS::Events::EventBus", Created(ref=name, attrs={"Arn": arn, "Name": name}))
+    arn = events.create_event_bus(**kwargs)["EventBusArn"]
+    attrs = {"Arn": arn, "Name": name}
+    if p.get("Policy"):
+        document = p["Policy"] if isinstance(p["Policy"], dict) else json.loads(p["Policy"])
+        statements = [_bus_statement(arn, s, f"Statement{i}") for i, s in enumerate(document["Statement"])]
+        if _storable(ctx, logical, statements):
+            events.put_permission(EventBusName=name, Policy=json.dumps({**document, "Statement": statements}))
+        attrs["Policy"] = json.dumps(document)
+    ctx.register(logical, "AWS::Events::EventBus", Created(ref=name, attrs=attrs))
+
+
+def _bus_statement(bus_arn: str, statement: dict[str, Any], sid: str) -> dict[str, Any]:
+    """A policy statement as moto stores it: with a Sid and a Resource."""
+    return {"Sid": sid, "Resource": bus_arn, **statement}
+
+
+def _storable(ctx: DeployContext, logical: str, statements: list[dict[str, Any]]) -> bool:
+    """moto stores statements with Effect, Principal and Action only; others are noted, not stored."""
+    if all({"Effect", "Principal", "Action"} <= set(statement) for statement in statements):
+        return True
+    ctx.note(f"{logical}: an event bus policy statement without Effect, Principal or Action is not stored")
+    return False
+
+
+def create_event_bus_policy(ctx: DeployContext, logical: str, p: dict[str, Any]) -> None:
+    events = ctx.client("events")
+    bus = str(p.get("EventBusName") or "default").split("/")[-1]
+    statement_id = str(p["StatementId"])
+    if p.get("Statement") is not None:
+        described = events.describe_event_bus(Name=bus)
+        statement = _bus_statement(described["Arn"], p["Statement"], statement_id)
+        statement["Sid"] = statement_id
+        current = json.loads(described.get("Policy") or '{"Version": "2012-10-17", "Statement": []}')
+        kept = [s for s in current["Statement"] if s.get("Sid") != statement_id]
+        if _storable(ctx, logical, [statement]):
+            policy = {**current, "Statement": [*kept, statement]}
+            events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+    else:
+        kwargs: dict[str, Any] = {
+            "EventBusName": bus,
+            "StatementId": statement_id,
+            "Action": p.get("Action", "events:PutEvents"),
+            "Principal": p["Principal"],
+        }
+        if p.get("Condition"):
+            kwargs["Condition"] = p["Condition"]
+        events.put_permission(**kwargs)
+    ctx.register(logical, "AWS::Events::EventBusPolicy", Created(ref=statement_id))
 
 
 def _target(logical: str, index: int, target: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +163,7 @@ def create_queue_policy(ctx: DeployContext, logical: str, p: dict[str, Any]) -> 
 
 CREATORS: dict[str, Creator] = {
     "AWS::Events::EventBus": create_event_bus,
+    "AWS::Events::EventBusPolicy": create_event_bus_policy,
     "AWS::Events::Rule": create_rule,
     "AWS::SQS::Queue": create_queue,
     "AWS::SQS::QueuePolicy": create_queue_policy,
