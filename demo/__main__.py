@@ -70,6 +70,7 @@ def serve(args: argparse.Namespace) -> int:
                         {
                             "Source": "lambda-promoter",
                             "DetailType": "Promotion Requested",
+                            "EventBusName": box.request_bus,
                             "Detail": json.dumps(
                                 {"app": "greeting", "artifact": {"key": "releases/greeting/v2.zip"}}
                             ),

@@ -89,6 +89,7 @@ class Sandbox:
         self.bucket = promoter.outputs["ArtifactBucketName"]
         self.state_machine_arn = promoter.outputs["StateMachineArn"]
         self.table = promoter.outputs["PromotionsTableName"]
+        self.request_bus = promoter.outputs["PromotionRequestBusName"]
         self.greeting = aws.deploy_template(ROOT / "examples/greeting/template.yaml", stack_name="greeting")
         self.envs = aws.deploy_template(
             ROOT / "examples/greeting-envs/template.yaml", stack_name="greeting-envs"
@@ -202,7 +203,12 @@ class Sandbox:
             detail["request_id"] = request_id
         response = self.events.put_events(
             Entries=[
-                {"Source": EVENT_SOURCE, "DetailType": "Promotion Requested", "Detail": json.dumps(detail)}
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": "Promotion Requested",
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.request_bus,
+                }
             ]
         )
         if response.get("FailedEntryCount"):

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from promoter import locking
 from promoter.aws import client
 from promoter.handler import logger, parse, tracer
-from promoter.lambda_ops import get_alias_state
+from promoter.lambda_ops import get_alias_state, published_version
 from promoter.models import LockResult, TaskInput
 from promoter.plan import Plan
 from promoter.settings import TableSettings
@@ -22,18 +22,28 @@ class AcquireLockInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = parse(AcquireLockInput, event).plan
-    table = PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name)
-    expires_at = locking.acquire(table, plan)
-    # Read only once every lock is held, so nobody moves these aliases between the read and the lock.
+    settings = TableSettings.from_env()
+    table = PromotionsTable(client("dynamodb"), settings.table_name)
+    expires_at = locking.acquire(table, plan, max_queued=settings.max_queued_per_app)
+    # Read only once every lock is held: nobody moves these aliases or deploys between the read and the lock.
     aliases = [
         get_alias_state(client("lambda"), step.function_name, step.alias)
         for step in plan.environments
         if not step.follows_latest
     ]
-    snapshot = locking.record_snapshot(table, plan, aliases)
+    latest_code: dict[str, str] = {}  # what Roll Back may put back on $LATEST (restore_latest_on_rollback)
+    if plan.artifact is not None:
+        for step in plan.environments:
+            if step.deploy and (latest := published_version(client("lambda"), step.function_name, "$LATEST")):
+                latest_code[step.function_name] = latest.code_sha256
+    snapshot = locking.record_snapshot(table, plan, aliases, latest_code)
     logger.info(
         "Lock acquired",
-        extra={"functions": plan.target_functions, "snapshot": [s.model_dump() for s in snapshot]},
+        extra={
+            "functions": plan.target_functions,
+            "snapshot": [s.model_dump() for s in snapshot],
+            "latest_code": latest_code,
+        },
     )
     result = LockResult(
         owner=plan.execution_id, functions=plan.target_functions, expires_at=expires_at, snapshot=snapshot

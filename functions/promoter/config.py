@@ -8,17 +8,61 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from promoter.models import ALIAS_NAME, APP_NAME, FUNCTION_NAME, Model
 
 # Header names whose values are credentials. The plan (with the checks) is in every task's input, so a
-# value here would be stored in the execution history: such headers are refused, not silently sent.
+# value in ``headers`` would be stored in the execution history: such headers are refused there, and named
+# in ``secret_headers`` instead (a Secrets Manager reference, read by the Check Endpoint task).
 SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "cookie", "x-amz-security-token"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-vault-token",
+        "private-token",
+        "x-amz-security-token",
+    }
+)
+# A header whose name contains one of these (ignoring '-' and '_') is taken for a credential too.
+CREDENTIAL_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "session",
+    "signature",
+    "credential",
+    "apikey",
+    "auth",
+    "cookie",
 )
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # plain http never leaves the machine
+# A secret's name or full ARN, optionally followed by '#<key>' (the SecretString is then a JSON object).
+SECRET_REFERENCE = re.compile(
+    r"^(?:arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?(?P<name>[A-Za-z0-9/_+=.@-]{1,512})"
+    r"(?:#(?P<key>[^\x00-\x1f\x7f#]{1,256}))?$"
+)
+
+
+def looks_like_credential(header: str) -> bool:
+    words = header.lower().replace("-", "").replace("_", "")
+    return header.lower() in SECRET_HEADERS or any(word in words for word in CREDENTIAL_WORDS)
+
+
+def secret_name(reference: str) -> str:
+    """The secret's name in a ``secret_headers`` reference (an ARN's name keeps its random suffix)."""
+    match = SECRET_REFERENCE.match(reference)
+    return match.group("name") if match else reference
+
+
 CHECK_TASK_SECONDS = 170  # the Check Endpoint task's budget (its Lambda timeout is 180 s)
 
 
@@ -28,6 +72,8 @@ class EndpointCheck(Model):
     url: Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
+    # Header name -> a Secrets Manager secret (name or ARN; '#key': a key of its JSON), read at check time.
+    secret_headers: Annotated[dict[str, str], Field(max_length=10)] = Field(default_factory=dict)
     body: Annotated[str | None, Field(max_length=16_384)] = None
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
     expect_body_contains: str | None = None
@@ -47,14 +93,42 @@ class EndpointCheck(Model):
         for name, value in headers.items():
             if not HEADER_NAME.match(name):
                 raise ValueError(f"header name {name!r} is not a valid HTTP token")
-            if name.lower() in SECRET_HEADERS:
+            if looks_like_credential(name):
                 raise ValueError(
-                    f"header {name!r} carries a credential, which would be stored in the execution history; "
-                    "check an endpoint that needs no credential, or a stage without an API key"
+                    f"header {name!r} carries a credential (by its name), whose value would be stored in the "
+                    "execution history with the plan: name a Secrets Manager secret for it in "
+                    f'\'secret_headers\' instead ({{"{name}": "<CheckSecretPrefix><secret name>"}})'
                 )
             if any(ord(c) < 32 or ord(c) == 127 for c in value):
                 raise ValueError(f"header {name!r} has a control character in its value")
         return headers
+
+    @field_validator("secret_headers")
+    @classmethod
+    def _secret_references(cls, secret_headers: dict[str, str]) -> dict[str, str]:
+        for name, reference in secret_headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+            if not SECRET_REFERENCE.match(reference):
+                raise ValueError(
+                    f"header {name!r}: {reference!r} is neither a secret's name nor its ARN "
+                    "(arn:aws:secretsmanager:<region>:<account>:secret:<name>), optionally with '#<json key>'"
+                )
+        return secret_headers
+
+    @model_validator(mode="after")
+    def _secret_headers_sent_safely(self) -> EndpointCheck:
+        both = {name.lower() for name in self.headers} & {name.lower() for name in self.secret_headers}
+        if both:
+            raise ValueError(f"secret_headers: {sorted(both)} also in 'headers': give each header once")
+        parts = urlsplit(self.url)
+        if self.secret_headers and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("secret_headers: a credential is only sent over https: use an https url")
+        return self
+
+    def secrets_outside(self, prefix: str) -> list[str]:
+        """The ``secret_headers`` whose secret's name does not start with ``prefix`` (CheckSecretPrefix)."""
+        return [name for name, ref in self.secret_headers.items() if not secret_name(ref).startswith(prefix)]
 
     @property
     def worst_case_seconds(self) -> float:
@@ -132,6 +206,9 @@ class PromotionConfig(Model):
     # that finds its lock expired stops with LockLost.
     lock_timeout_seconds: Annotated[int, Field(ge=1_800, le=86_400)] = 3_600
     max_update_polls: Annotated[int, Field(ge=1, le=1_000)] = 60
+    # On a rollback, put back the code $LATEST had (from the build this stack recorded for it) on every
+    # function this promotion deployed to: in the aliases setup an alias on $LATEST serves it.
+    restore_latest_on_rollback: bool = False
 
     @model_validator(mode="after")
     def _environments_in_order(self) -> PromotionConfig:

@@ -43,6 +43,19 @@ class TargetNotFound(PromotionError):
     """A target function, alias or test function named in the config does not exist."""
 
 
+class TargetNotTagged(PromotionError):
+    """A function the config names is not tagged ``lambda-promoter:app=<app>`` (stack RequireAppTag)."""
+
+
+class CodeSigningRequired(PromotionError):
+    """A function the build would be deployed to has no code signing config (stack RequireCodeSigning)."""
+
+
+class OlderBuild(PromotionError):
+    """The build is older than the one the route's last environment runs, and the request did not say
+    ``allow_older`` with a reason."""
+
+
 class DuplicateRequest(PromotionError):
     """This artifact is already being promoted, or was promoted, for this app (at-least-once delivery)."""
 
@@ -106,3 +119,36 @@ class TransientAwsError(Exception):
 
 class ConfigurationError(Exception):
     """The task function itself is misconfigured (an environment variable is missing or invalid)."""
+
+
+class InvalidArtifact(PromotionError):
+    """The artifact is not a valid deployment package: Lambda refused its bytes (not a zip, too large)."""
+
+
+class CodeSigningRefused(PromotionError):
+    """The function's code signing config refused the artifact (unsigned, bad signature, unknown config)."""
+
+
+class LambdaQuotaExceeded(PromotionError):
+    """A Lambda quota of the account is reached (total code storage, versions): someone must free room."""
+
+
+class AliasUpdateRefused(PromotionError):
+    """Lambda refused the alias's new target (the version is gone, or the versions cannot share routing)."""
+
+
+class PermissionDenied(PromotionError):
+    """This stack's role may not make a call the promotion needs (IAM, a resource policy, an SCP, KMS)."""
+
+
+class UnexpectedAwsError(PromotionError):
+    """AWS answered with an error this stack has no more specific name for; the cause names the call."""
+
+
+class FunctionsDiffer(PromotionError):
+    """The environments' functions differ in handler, runtime, architecture, layers or package type."""
+
+
+class QueueFull(PromotionError):
+    """As many executions of the app as the stack allows (MaxQueuedPromotionsPerApp) already wait for its
+    locks. Raised before anything changed; not retried."""

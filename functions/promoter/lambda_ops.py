@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -10,16 +12,93 @@ from botocore.exceptions import ClientError
 from promoter.aws import error_code, transient_errors
 from promoter.exceptions import (
     AliasChangedConcurrently,
+    AliasUpdateRefused,
     ArtifactNotFound,
     CodeChangedConcurrently,
     CodeMismatch,
+    CodeSigningRefused,
     CodeUpdateFailed,
     CodeUpdateTimedOut,
+    FunctionsDiffer,
+    InvalidArtifact,
+    LambdaQuotaExceeded,
+    PermissionDenied,
     TargetNotFound,
+    TransientAwsError,
+    UnexpectedAwsError,
 )
 from promoter.models import AliasState, AliasUpdate, Artifact, DeployResult, VersionResult
 
 SETTLE_SECONDS = 10.0  # most code updates finish in a second or two; slower ones are polled by the ASL
+
+# What each error Lambda documents for the three calls that change a function or an alias means to a
+# promotion (botocore's service model lists them; tests/unit/test_lambda_errors.py holds that each is here).
+# Transient ones are retried by the ASL; every other one ends the promotion with a named error.
+_COMMON_ERRORS: dict[str, type[Exception]] = {
+    "ServiceException": TransientAwsError,
+    "TooManyRequestsException": TransientAwsError,
+    "ResourceConflictException": TransientAwsError,  # another update of the function is in progress
+    "ResourceNotFoundException": TargetNotFound,
+}
+LAMBDA_ERRORS: dict[str, dict[str, type[Exception]]] = {
+    "UpdateFunctionCode": {
+        **_COMMON_ERRORS,
+        "InvalidParameterValueException": InvalidArtifact,  # ArtifactNotFound when Lambda could not read S3
+        "CodeStorageExceededException": LambdaQuotaExceeded,
+        "CodeVerificationFailedException": CodeSigningRefused,
+        "InvalidCodeSignatureException": CodeSigningRefused,
+        "CodeSigningConfigNotFoundException": CodeSigningRefused,
+        "PreconditionFailedException": CodeChangedConcurrently,
+    },
+    "PublishVersion": {
+        **_COMMON_ERRORS,
+        "InvalidParameterValueException": CodeChangedConcurrently,  # CodeSha256 no longer $LATEST's
+        "PreconditionFailedException": CodeChangedConcurrently,  # RevisionId no longer $LATEST's
+        "CodeStorageExceededException": LambdaQuotaExceeded,
+        "FunctionVersionsPerCapacityProviderLimitExceededException": LambdaQuotaExceeded,
+    },
+    "UpdateAlias": {
+        **_COMMON_ERRORS,
+        "InvalidParameterValueException": AliasUpdateRefused,
+        "PreconditionFailedException": AliasChangedConcurrently,
+    },
+}
+# Not in the service model, but any call can get them (IAM, a resource policy, an SCP, a KMS key policy).
+ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "KMSAccessDeniedException"})
+_MEANING: dict[type[Exception], str] = {
+    TransientAwsError: "a transient error",
+    TargetNotFound: "the function, alias or version does not exist",
+    InvalidArtifact: "the artifact is not a valid deployment package",
+    ArtifactNotFound: "Lambda could not read the artifact",
+    LambdaQuotaExceeded: "a Lambda quota of the account is reached",
+    CodeSigningRefused: "the function's code signing config refused the artifact",
+    CodeChangedConcurrently: "the function changed since this execution deployed it",
+    AliasChangedConcurrently: "the alias changed while it was being updated",
+    AliasUpdateRefused: "Lambda refused the alias's new target",
+    PermissionDenied: "this stack's role may not make this call",
+    UnexpectedAwsError: "an error this stack has no more specific name for",
+}
+
+
+def lambda_error(operation: str, request: str, error: ClientError) -> Exception:
+    """The named error for Lambda's answer to ``operation`` (``request`` says what was asked, for people)."""
+    code = error_code(error)
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    named = LAMBDA_ERRORS[operation].get(code)
+    if named is None:
+        named = PermissionDenied if code in ACCESS_DENIED else UnexpectedAwsError
+    if named is InvalidArtifact and "S3" in message:  # "Error occurred while GetObject. S3 Error Code: ..."
+        named = ArtifactNotFound
+    return named(f"{request}: {_MEANING[named]} ({code}: {message})")
+
+
+@contextmanager
+def _lambda_call(operation: str, request: str) -> Iterator[None]:
+    try:
+        with transient_errors(request):
+            yield
+    except ClientError as error:
+        raise lambda_error(operation, request, error) from error
 
 
 def deploy_code(
@@ -37,22 +116,16 @@ def deploy_code(
     }
     if artifact.version_id:
         kwargs["S3ObjectVersion"] = artifact.version_id
-    try:
-        with transient_errors(f"UpdateFunctionCode {function_name}"):
-            response = lambda_client.update_function_code(**kwargs)
-    except ClientError as error:
-        code = error_code(error)
-        if code == "ResourceNotFoundException":
-            raise TargetNotFound(f"function '{function_name}' does not exist") from error
-        if code == "InvalidParameterValueException" and "S3" in str(error):
-            raise ArtifactNotFound(
-                f"Lambda could not read s3://{artifact.bucket}/{artifact.key}: {error}"
-            ) from error
-        raise
+    source = f"s3://{artifact.bucket}/{artifact.key}" + (
+        f" (version {artifact.version_id})" if artifact.version_id else ""
+    )
+    with _lambda_call("UpdateFunctionCode", f"UpdateFunctionCode {function_name} from {source}"):
+        response = lambda_client.update_function_code(**kwargs)
     result = DeployResult(
         function_name=function_name,
         code_sha256=response["CodeSha256"],
         revision_id=response["RevisionId"],
+        last_modified=response.get("LastModified"),
         last_update_status=response.get("LastUpdateStatus", "InProgress"),
     )
     deadline = time.time() + settle_seconds  # wall-clock time, as the update's own duration is
@@ -74,6 +147,13 @@ def code_update_status(lambda_client: Any, deploy: DeployResult, max_polls: int)
 
 
 def _read_update_status(lambda_client: Any, deploy: DeployResult) -> DeployResult:
+    """The update's status; the RevisionId is the one the finished update left, never a later one.
+
+    Lambda gives the function a new RevisionId when the update finishes, so the RevisionId is taken from the
+    first read that sees the update finished, not from UpdateFunctionCode's answer; LastModified, set by
+    every code or configuration update, proves nothing else updated the function before that read. From then
+    on the RevisionId is kept, so PublishVersion refuses if anything changes the function after.
+    """
     with transient_errors(f"GetFunctionConfiguration {deploy.function_name}"):
         config = lambda_client.get_function_configuration(FunctionName=deploy.function_name)
     status = config.get("LastUpdateStatus", "Successful")
@@ -87,6 +167,13 @@ def _read_update_status(lambda_client: Any, deploy: DeployResult) -> DeployResul
             f"'{deploy.function_name}' now has code {config['CodeSha256']}, not the {deploy.code_sha256} "
             "this execution deployed"
         )
+    if deploy.last_modified is not None and config.get("LastModified") != deploy.last_modified:
+        raise CodeChangedConcurrently(
+            f"'{deploy.function_name}' was updated again at {config.get('LastModified')}, after this "
+            f"execution's code update at {deploy.last_modified}: its configuration may have changed"
+        )
+    if deploy.last_update_status == "Successful":
+        return deploy
     return deploy.model_copy(update={"last_update_status": status, "revision_id": config["RevisionId"]})
 
 
@@ -112,21 +199,22 @@ def publish_version(
         and _same_configuration(latest, unpublished)
     ):
         return _version_result(latest, reused=True)
-    try:
-        with transient_errors(f"PublishVersion {deploy.function_name}"):
-            published = lambda_client.publish_version(
-                FunctionName=deploy.function_name,
-                CodeSha256=deploy.code_sha256,
-                RevisionId=deploy.revision_id,
-                Description=f"lambda-promoter code {deploy.code_sha256[:12]}",
-            )
-    except ClientError as error:
-        if error_code(error) in {"PreconditionFailedException", "InvalidParameterValueException"}:
-            raise CodeChangedConcurrently(
-                f"Lambda refused to publish '{deploy.function_name}' as this execution deployed it (code "
-                f"{deploy.code_sha256}, revision {deploy.revision_id}); most likely it changed since: {error}"
-            ) from error
-        raise
+    if unpublished is not None and unpublished.get("RevisionId") not in (None, deploy.revision_id):
+        # PublishVersion would refuse it too (RevisionId guard): say so before asking.
+        raise CodeChangedConcurrently(
+            f"'{deploy.function_name}' is at revision {unpublished['RevisionId']}, not the "
+            f"{deploy.revision_id} this execution's code update left: it changed since, nothing published"
+        )
+    request = (
+        f"PublishVersion {deploy.function_name} (code {deploy.code_sha256}, revision {deploy.revision_id})"
+    )
+    with _lambda_call("PublishVersion", request):
+        published = lambda_client.publish_version(
+            FunctionName=deploy.function_name,
+            CodeSha256=deploy.code_sha256,
+            RevisionId=deploy.revision_id,
+            Description=f"lambda-promoter code {deploy.code_sha256[:12]}",
+        )
     return _version_result(published, reused=False)
 
 
@@ -276,12 +364,50 @@ def _update_alias(lambda_client: Any, state: AliasState, revision_id: str | None
     }
     if revision_id:
         kwargs["RevisionId"] = revision_id
+    weights = f" with {dict(state.additional_version_weights)}" if state.additional_version_weights else ""
+    request = f"UpdateAlias {state.function_name}:{state.alias} to {state.function_version}{weights}"
+    with _lambda_call("UpdateAlias", request):
+        lambda_client.update_alias(**kwargs)
+
+
+# What must be the same in every environment's function for one build to behave alike in each of them.
+COMPARED_FIELDS = ("PackageType", "Runtime", "Handler", "Architectures", "Layers")
+
+
+def compare_environment_functions(lambda_client: Any, function_names: list[str]) -> None:
+    """Refuse (FunctionsDiffer) functions whose setup differs from the first's (one function per environment).
+
+    Each function's ``$LATEST`` (what the next version publishes) is compared field by field with the first
+    function's; every difference is named.
+    """
+    names = list(dict.fromkeys(function_names))
+    if len(names) < 2:
+        return
+    first, *others = [(name, _setup(lambda_client, name)) for name in names]
+    differences = [
+        f"'{name}' has {field} {setup[field]}, '{first[0]}' has {first[1][field]}"
+        for name, setup in others
+        for field in COMPARED_FIELDS
+        if setup[field] != first[1][field]
+    ]
+    if differences:
+        raise FunctionsDiffer(
+            "the environments' functions must run a build the same way: " + "; ".join(differences)
+        )
+
+
+def _setup(lambda_client: Any, function_name: str) -> dict[str, Any]:
     try:
-        with transient_errors(f"UpdateAlias {state.function_name}:{state.alias}"):
-            lambda_client.update_alias(**kwargs)
+        with transient_errors(f"GetFunctionConfiguration {function_name}"):
+            config = lambda_client.get_function_configuration(FunctionName=function_name)
     except ClientError as error:
-        if error_code(error) == "PreconditionFailedException":
-            raise AliasChangedConcurrently(
-                f"alias '{state.function_name}:{state.alias}' changed while it was being updated"
-            ) from error
+        if error_code(error) == "ResourceNotFoundException":
+            raise TargetNotFound(f"function '{function_name}' does not exist") from error
         raise
+    return {
+        "PackageType": config.get("PackageType", "Zip"),
+        "Runtime": config.get("Runtime"),
+        "Handler": config.get("Handler"),
+        "Architectures": config.get("Architectures") or ["x86_64"],
+        "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
+    }

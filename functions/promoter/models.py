@@ -82,10 +82,14 @@ class PromotionRequest(Model):
     dry_run: bool = False
     request_id: Annotated[str | None, Field(max_length=128)] = None
     reason: Annotated[str | None, Field(max_length=1024)] = None
+    # A build older than the one the route's last environment runs goes out only with this and a reason.
+    allow_older: bool = False
     source: Literal["s3", "event", "manual"] = "manual"
 
     @model_validator(mode="after")
     def _one_thing_to_do(self) -> PromotionRequest:
+        if self.allow_older and not self.reason:
+            raise ValueError("reason: 'allow_older' must say why an older build goes out")
         if (self.artifact is None) == (self.rollback is None):
             raise ValueError(
                 "give either 'artifact' (a build to promote) or 'rollback' (an environment to put back)"
@@ -124,7 +128,8 @@ class LockResult(Model):
 class DeployResult(Model):
     function_name: str
     code_sha256: str
-    revision_id: str
+    revision_id: str  # as this execution's code update left it: what Publish Version is guarded by
+    last_modified: str | None = None  # set by the code update; any later update of the function changes it
     last_update_status: str = "InProgress"
     polls: int = 0
 

@@ -7,21 +7,34 @@ the state machine, and on the last attempt it is kept with the history record an
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from promoter import locking, notify
+from promoter.aws import client, transient_errors
 from promoter.exceptions import OutcomeNotAnnounced, RollbackIncomplete, TransientAwsError
 from promoter.handler import logger, metrics
-from promoter.lambda_ops import get_alias_state, published_version, restore_alias
-from promoter.models import AliasState, Failure, RollbackResult, VersionResult, camel_to_state_name
+from promoter.lambda_ops import deploy_code, get_alias_state, published_version, restore_alias
+from promoter.models import (
+    AliasState,
+    Artifact,
+    Failure,
+    RollbackResult,
+    VersionResult,
+    camel_to_state_name,
+)
 from promoter.plan import Plan
 from promoter.settings import NotifySettings
 from promoter.store import Condition, PromotionsTable, promotion_key
 
 UNDELIVERED_METRIC = "OutcomeEventUndelivered"
+LOCKS_KEPT_METRIC = "LocksKept"  # a roll back left aliases moved: a person checks them, frees the locks
+LATEST_SETTLE_SECONDS = 20.0  # how long Roll Back waits for $LATEST's code update (its timeout is 60 s)
 
 
 class Ending:
@@ -42,6 +55,11 @@ class Ending:
     @property
     def published(self) -> list[VersionResult]:
         return [VersionResult.model_validate(v) for v in (self.record.published if self.record else [])]
+
+    @property
+    def latest_code(self) -> dict[str, str]:
+        """Each deployed function's $LATEST CodeSha256 when the locks were taken."""
+        return dict(self.record.latest_code) if self.record else {}
 
     def announce(self, detail_type: str, detail: dict[str, Any], final_attempt: bool) -> str | None:
         """Send the outcome event once. None if sent (now or before), else the event kept undelivered."""
@@ -139,14 +157,17 @@ def roll_back(
     failed_state_name: str | None = None,
     lock_owner: str | None = None,
     detail_type: str = notify.FAILED,
+    s3_client: Any = None,
 ) -> RollbackResult:
     """Put back every alias this execution moved, then release its locks, record and announce the failure.
 
     An alias is restored to its snapshot (version and weights) only if every version it now routes to that
     it did not route to before is one this execution published (and still has that code); an alias someone
-    else moved meanwhile is left as it is and reported. Every alias is tried before anything is raised. If
+    else moved meanwhile is left as it is and reported, and an alias that is not one of the plan config's
+    environments is never touched (a rollback problem). Every alias is tried before anything is raised. If
     one could not be put back, the locks stay held and the request is marked ROLLBACK_INCOMPLETE; if every
     problem was transient, :class:`TransientAwsError` lets the ASL retry the whole (idempotent) roll back.
+    When the config asks for it, $LATEST gets back the code it had too (see :func:`restore_latest`).
     """
     state, failure = failed_state(failures)
     state = failed_state_name or state
@@ -155,8 +176,12 @@ def roll_back(
     unchanged: list[AliasState] = []
     left_alone: list[str] = []
     problems: list[tuple[AliasState, Exception]] = []
+    configured = {(env.function_name, env.alias) for env in plan.config.environments} if plan else set()
+    not_configured = [a for a in ending.snapshot if (a.function_name, a.alias) not in configured]
     ours = _still_ours(lambda_client, ending.published)
     for alias in ending.snapshot:
+        if alias in not_configured:
+            continue
         try:
             current = get_alias_state(lambda_client, alias.function_name, alias.alias)
             if current.same_target(alias):
@@ -178,7 +203,12 @@ def roll_back(
             problems.append((alias, error))
     if problems and all(isinstance(error, TransientAwsError) for _, error in problems):
         raise TransientAwsError("; ".join(str(error) for _, error in problems))
-    problem_text = [f"{a.function_name}:{a.alias} left moved: {error}" for a, error in problems]
+    problem_text = [
+        f"{a.function_name}:{a.alias} is not an environment of the plan's config, yet the promotion record "
+        "lists it: left as it is (only this stack's tasks write that record: find out who changed it)"
+        for a in not_configured
+    ] + [f"{a.function_name}:{a.alias} left moved: {error}" for a, error in problems]
+    latest_restored, latest_not_restored = restore_latest(lambda_client, s3_client, ending, final_attempt)
     detail = {
         **(_request_detail(plan) if plan else {"app": None, "execution": ending.execution_id}),
         "failed_state": state,
@@ -187,35 +217,46 @@ def roll_back(
         "restored_aliases": [f"{a.function_name}:{a.alias}={a.function_version}" for a in restored],
         "changed_by_others": left_alone,
         "rollback_problems": problem_text,
-        "locks_kept": bool(problems) and plan is not None,
+        "locks_kept": bool(problem_text) and plan is not None,
         "input": _truncated(trigger) if plan is None else None,
     }
+    if latest_restored or latest_not_restored:
+        detail["latest_restored"] = latest_restored
+        detail["latest_not_restored"] = latest_not_restored
     follow_up = detail_type != notify.FAILED
     if follow_up:
         detail["completes"] = notify.FAILED
-    undelivered = None if follow_up and problems else ending.announce(detail_type, detail, final_attempt)
+    undelivered = None if follow_up and problem_text else ending.announce(detail_type, detail, final_attempt)
     lock_released = False
-    if plan is not None:
+    if plan is None:
+        locking.leave_line(ending.table, ending.execution_id)  # it ended waiting for its locks
+    else:
         # A duplicate or a lock held elsewhere is not this request's failure: leave its record alone.
         if failure.Error not in {"DuplicateRequest", "PromotionLocked"}:
             locking.finish(
                 ending.table,
                 plan,
-                "ROLLBACK_INCOMPLETE" if problems else "FAILED",
+                "ROLLBACK_INCOMPLETE" if problem_text else "FAILED",
                 {
                     "failed_state": state,
                     "error": failure.Error,
                     "cause": failure.Cause[:1000],
+                    **({"latest_restored": "; ".join(latest_restored)} if latest_restored else {}),
+                    **(
+                        {"latest_not_restored": "; ".join(latest_not_restored)} if latest_not_restored else {}
+                    ),
                     **({"undelivered_event": undelivered} if undelivered else {}),
                 },
                 started_at=started_at,
                 suffix="#recovered" if follow_up else "",
             )
-        if problems:
+        if problem_text:
+            metrics.add_metric(name=LOCKS_KEPT_METRIC, unit=MetricUnit.Count, value=1)
             locking.hold_for_operator(ending.table, plan, lock_owner)
+            locking.leave_line(ending.table, ending.execution_id)
         else:
             lock_released = locking.release(ending.table, plan)
-    if problems:
+    if problem_text:
         raise RollbackIncomplete(
             "; ".join(problem_text) + " (the locks stay held until a person has checked these aliases)"
         )
@@ -228,6 +269,101 @@ def roll_back(
         changed_by_others=left_alone,
         lock_released=lock_released,
     )
+
+
+class LatestNotRestored(Exception):
+    """Why $LATEST of one function keeps the code it has now (reported, never raised out of Roll Back)."""
+
+
+def restore_latest(
+    lambda_client: Any, s3_client: Any, ending: Ending, final_attempt: bool
+) -> tuple[list[str], list[str]]:
+    """Put back the code $LATEST had before this promotion deployed, where the config asks for it.
+
+    For each function this promotion deployed to whose $LATEST now has this promotion's code, the code
+    $LATEST had when the locks were taken is deployed again from the build this stack recorded for it
+    (its pinned S3 object version). Returns (what was put back, what was not and why). Aliases are what
+    serve traffic, so $LATEST left as it is is reported, never a reason to keep the locks; a transient
+    error is raised (the ASL retries the roll back) except on the last attempt.
+    """
+    plan = ending.plan
+    if plan is None or plan.artifact is None or not plan.config.restore_latest_on_rollback:
+        return [], []
+    deployed = {step.function_name for step in plan.environments if step.deploy}
+    restored: list[str] = []
+    not_restored: list[str] = []
+    transient: list[str] = []
+    for function_name in sorted(deployed):
+        try:
+            if function_name not in ending.latest_code:
+                raise LatestNotRestored(
+                    "its code before the deploy was not recorded when the locks were taken"
+                )
+            done = _restore_latest_of(lambda_client, s3_client, ending, plan.artifact, function_name)
+            if done:
+                restored.append(f"{function_name}: {done}")
+        except TransientAwsError as error:
+            if not final_attempt:
+                transient.append(f"{function_name}: {error}")
+            else:
+                not_restored.append(f"{function_name}: $LATEST left as it is: {error}")
+        except Exception as error:  # every other reason is reported: the aliases are already restored
+            not_restored.append(f"{function_name}: $LATEST left as it is: {error}")
+    if transient:
+        raise TransientAwsError("putting $LATEST back: " + "; ".join(transient))
+    return restored, not_restored
+
+
+def _restore_latest_of(
+    lambda_client: Any, s3_client: Any, ending: Ending, artifact: Artifact, function_name: str
+) -> str | None:
+    """What was done to put $LATEST back (None: it has its code already); LatestNotRestored if not done."""
+    before = ending.latest_code[function_name]
+    now = published_version(lambda_client, function_name, "$LATEST")
+    if now is None:
+        raise LatestNotRestored("the function does not exist any more")
+    ours = {v.code_sha256 for v in ending.published if v.function_name == function_name}
+    if now.code_sha256 == before:  # never deployed to (the update failed), or put back already
+        return f"back on code {before} already" if ours else None
+    if not ours:  # deployed, but failed before publishing: this promotion's code is its artifact's
+        ours = {artifact_sha256(s3_client or client("s3"), artifact)}
+    if now.code_sha256 not in ours:
+        raise LatestNotRestored(
+            f"it has code {now.code_sha256}, neither this promotion's nor what it had ({before}): "
+            "changed by someone else"
+        )
+    builds = [b for b in ending.table.builds_with_code(function_name, before) if b.artifact.version_id]
+    if not builds:
+        raise LatestNotRestored(
+            f"no build recorded by this stack has the code it had ({before}), so there is nothing to deploy "
+            "it from: deploy that code by hand if DEV must serve it"
+        )
+    build = builds[-1]
+    art = build.artifact
+    source = f"s3://{art.bucket}/{art.key}#{art.version_id}"
+    result = deploy_code(lambda_client, function_name, art, settle_seconds=LATEST_SETTLE_SECONDS)
+    if result.code_sha256 != before:
+        raise LatestNotRestored(
+            f"{source} (the build of version {build.version}) deployed code {result.code_sha256}"
+        )
+    status = "" if result.last_update_status == "Successful" else f" (update {result.last_update_status})"
+    return f"back on code {before}, the build of version {build.version} ({source}){status}"
+
+
+def artifact_sha256(s3_client: Any, artifact: Artifact) -> str:
+    """What Lambda reports as CodeSha256 for a zip: base64 of the SHA-256 of the object's bytes."""
+    kwargs = {"Bucket": artifact.bucket, "Key": artifact.key}
+    if artifact.version_id:
+        kwargs["VersionId"] = artifact.version_id
+    digest = hashlib.sha256()
+    try:
+        with transient_errors(f"GetObject s3://{artifact.bucket}/{artifact.key}"):
+            body = s3_client.get_object(**kwargs)["Body"]
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
+    except ClientError as error:
+        raise LatestNotRestored(f"the artifact could not be read to tell its code: {error}") from error
+    return base64.b64encode(digest.digest()).decode()
 
 
 def _routed_versions(alias: AliasState) -> set[str]:

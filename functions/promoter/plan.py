@@ -47,6 +47,7 @@ class Plan(Model):
     kind: Kind = "promotion"
     dry_run: bool = False
     reason: str | None = None
+    allow_older: bool = False  # the request asked on purpose for a build older than the last environment's
     artifact: Artifact | None = None
     rollback_version: str | None = None  # kind "rollback": the version the environment goes back to
     config_version: str | None = None  # the S3 version id of the config this plan was made from

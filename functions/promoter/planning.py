@@ -24,10 +24,23 @@ from promoter.exceptions import (
     InvalidRequest,
     TargetNotFound,
 )
-from promoter.lambda_ops import get_alias_state, previous_version, published_version
+from promoter.guards import (
+    function_fields,
+    refuse_older_build,
+    refuse_own_functions,
+    refuse_unsigned,
+    refuse_untagged,
+)
+from promoter.lambda_ops import (
+    compare_environment_functions,
+    get_alias_state,
+    previous_version,
+    published_version,
+)
 from promoter.models import Artifact, Model, PromotionRequest, VersionResult, describe_validation_error
 from promoter.plan import Plan, Step, StepPreview, route
-from promoter.settings import BucketSettings
+from promoter.settings import BucketSettings, ResolveSettings
+from promoter.store import PromotionsTable
 from promoter.triggers import branch_of, parse_trigger
 
 MAX_CONFIG_BYTES = 32 * 1024
@@ -47,15 +60,29 @@ class Resolved(Model):
     preview: list[StepPreview] | None = None  # a dry run's answer
 
 
-def resolve(event: Any, execution_id: str, s3: Any, lambda_client: Any, settings: BucketSettings) -> Resolved:
+def resolve(
+    event: Any,
+    execution_id: str,
+    s3: Any,
+    lambda_client: Any,
+    table: PromotionsTable,
+    settings: ResolveSettings,
+) -> Resolved:
     request = parse_trigger(event, settings)
     config, config_version = load_config(s3, request.app, settings)
+    refuse_own_functions(config, settings)
     if request.rollback is not None:
         plan, version = _rollback_plan(lambda_client, request, config, execution_id)
     else:
         plan, version = _build_plan(s3, request, config, execution_id, settings), None
     plan = plan.model_copy(update={"config_version": config_version})
-    check_targets(lambda_client, config, plan.environments)
+    function_arns = check_targets(lambda_client, config, plan.environments)
+    compare_environment_functions(lambda_client, [env.function_name for env in config.environments])
+    if settings.require_app_tag:
+        refuse_untagged(lambda_client, config, function_arns)
+    if settings.require_code_signing:
+        refuse_unsigned(lambda_client, plan)
+    refuse_older_build(table, lambda_client, plan, request.allow_older)
     preview = _preview(lambda_client, plan, version) if plan.dry_run else None
     return Resolved(
         plan=plan, current=Current(environment=plan.environments[0]), version=version, preview=preview
@@ -84,7 +111,13 @@ def _build_plan(
                 f"environment ({config.environments[0].name}) only, never further",
             )
         last, kind = 0, "branch"
-    artifact = pin_artifact(s3, request.artifact)
+    if request.source == "s3" and not request.artifact.key.startswith(settings.artifact_prefix):
+        raise InvalidRequest(
+            "detail.object.key",
+            f"'{request.artifact.key}' is not under '{settings.artifact_prefix}': only those uploads start "
+            "promotions (a release is promoted on request)",
+        )
+    artifact = pin_artifact(s3, request.artifact, uploaded=request.source == "s3")
     request = request.model_copy(update={"artifact": artifact})
     return Plan(
         execution_id=execution_id,
@@ -94,6 +127,7 @@ def _build_plan(
         kind=kind,  # type: ignore[arg-type]
         dry_run=request.dry_run,
         reason=request.reason,
+        allow_older=request.allow_older,
         artifact=artifact,
         config=config,
         environments=route(config, first, last),
@@ -225,7 +259,7 @@ def load_config(s3: Any, app: str, settings: BucketSettings) -> tuple[PromotionC
         raise InvalidConfig(app, *describe_validation_error(error)) from error
     if config.app != app:
         raise InvalidConfig(app, "app", f"is '{config.app}' but the config is stored for '{app}'")
-    for field, name in _function_fields(config):
+    for field, name in function_fields(config):
         if not name.startswith(settings.target_function_prefix):
             raise InvalidConfig(
                 app,
@@ -241,23 +275,23 @@ def load_config(s3: Any, app: str, settings: BucketSettings) -> tuple[PromotionC
                     f"'{public_url(check.url)}' is not an API Gateway stage host "
                     "(<api-id>.execute-api.<region>.amazonaws.com) nor in the stack's CheckHostAllowList",
                 )
+            outside = check.secrets_outside(settings.check_secret_prefix)
+            if outside:
+                raise InvalidConfig(
+                    app,
+                    f"environments.{index}.checks.{number}.secret_headers.{outside[0]}",
+                    f"'{check.secret_headers[outside[0]]}' is not under the stack's CheckSecretPrefix "
+                    f"'{settings.check_secret_prefix}', the only secrets the Check Endpoint task may read",
+                )
     return config, stored.get("VersionId")
 
 
-def _function_fields(config: PromotionConfig) -> list[tuple[str, str]]:
-    fields = [
-        (f"environments.{i}.function_name", env.function_name) for i, env in enumerate(config.environments)
-    ]
-    fields += [
-        (f"environments.{i}.tests.function_name", env.tests.function_name)
-        for i, env in enumerate(config.environments)
-        if env.tests and env.tests.function_name
-    ]
-    return fields
+def pin_artifact(s3: Any, artifact: Artifact, *, uploaded: bool = False) -> Artifact:
+    """HEAD the object so the plan names exact bytes: the version id (and ETag) that exist now.
 
-
-def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
-    """HEAD the object so the plan names exact bytes: the version id (and ETag) that exist now."""
+    ``uploaded``: the artifact comes from an S3 "Object Created" event, which names the version and ETag of
+    the upload; they must be the object's, so that ``source: s3`` is true of every plan that says it.
+    """
     kwargs: dict[str, str] = {"Bucket": artifact.bucket, "Key": artifact.key}
     if artifact.version_id:
         kwargs["VersionId"] = artifact.version_id
@@ -274,20 +308,42 @@ def pin_artifact(s3: Any, artifact: Artifact) -> Artifact:
             raise ArtifactNotFound(f"{where}{suffix} does not exist") from error
         raise
     modified = head.get("LastModified")
+    version_id, etag = head.get("VersionId"), str(head.get("ETag", "")).strip('"') or None
+    if not version_id or version_id == "null":
+        raise InvalidRequest(
+            "artifact.version_id",
+            f"S3 keeps no version of '{artifact.key}': a plan must name immutable bytes (the artifact bucket "
+            "must have versioning enabled)",
+        )
+    if uploaded and artifact.etag and artifact.etag != etag:
+        # The bytes of an upload event are the object version it names; a mismatch is not an upload event.
+        raise InvalidRequest(
+            "detail.object.etag",
+            f"'{artifact.etag}' is not the ETag of {artifact.key} version {version_id} ('{etag}')",
+        )
     return artifact.model_copy(
         update={
-            "version_id": head.get("VersionId") or artifact.version_id,
-            "etag": str(head.get("ETag", artifact.etag or "")).strip('"') or None,
+            "version_id": version_id,
+            "etag": etag,
             "uploaded_at": modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if modified else None,
         }
     )
 
 
-def check_targets(lambda_client: Any, config: PromotionConfig, steps: list[Step]) -> None:
-    """Every function and alias this execution will touch must exist now (each function looked up once)."""
-    first_field = {name: field for field, name in reversed(_function_fields(config))}
-    for name, field in first_field.items():
-        _require(lambda_client.get_function_configuration, f"{field} '{name}'", FunctionName=name)
+def check_targets(lambda_client: Any, config: PromotionConfig, steps: list[Step]) -> dict[str, str]:
+    """Every function and alias this execution will touch must exist now (each function looked up once).
+
+    Returns each function's ARN by name.
+    """
+    first_field = {name: field for field, name in reversed(function_fields(config))}
+    arns = {
+        name: str(
+            _require(lambda_client.get_function_configuration, f"{field} '{name}'", FunctionName=name)[
+                "FunctionArn"
+            ]
+        )
+        for name, field in first_field.items()
+    }
     for step in steps:
         _require(
             lambda_client.get_alias,
@@ -295,12 +351,13 @@ def check_targets(lambda_client: Any, config: PromotionConfig, steps: list[Step]
             FunctionName=step.function_name,
             Name=step.alias,
         )
+    return arns
 
 
-def _require(call: Any, what: str, **kwargs: str) -> None:
+def _require(call: Any, what: str, **kwargs: str) -> Any:
     try:
         with transient_errors(f"look up {what}"):
-            call(**kwargs)
+            return call(**kwargs)
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             raise TargetNotFound(f"{what} does not exist") from error

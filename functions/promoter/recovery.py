@@ -13,9 +13,10 @@ from typing import Any
 
 from promoter import locking, notify
 from promoter.aws import transient_errors
+from promoter.exceptions import InvalidRequest
 from promoter.models import RollbackResult
 from promoter.outcome import Ending, finalize, roll_back
-from promoter.settings import NotifySettings
+from promoter.settings import RecoverySettings
 
 RECOVERABLE = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut", "FAILED": "ExecutionFailed"}
 # From here on the promotion is complete; only its record and locks may need finishing.
@@ -23,6 +24,9 @@ COMPLETE_FROM = {"Finalize", "Promotion Succeeded"}
 # A FAILED execution that reached this state was rolled back by Roll Back: nothing left to do.
 ROLLED_BACK = "Promotion Failed"
 SECOND_ATTEMPT_FROM = "Rollback Failed"
+# Only these states' inputs carry failures the state machine itself recorded (through a Catch); any other
+# state's input may still be the caller's own StartExecution input.
+FAILURES_FROM = {"Roll Back", SECOND_ATTEMPT_FROM}
 
 
 def last_entered_state(sfn: Any, execution_arn: str) -> tuple[str, dict[str, Any]]:
@@ -39,8 +43,28 @@ def last_entered_state(sfn: Any, execution_arn: str) -> tuple[str, dict[str, Any
         document = json.loads(details.get("input") or "{}")
     except json.JSONDecodeError:
         document = {}
-    failures = document.get("failures") if isinstance(document, dict) else None
-    return str(details["name"]), failures if isinstance(failures, dict) else {}
+    name = str(details["name"])
+    failures = document.get("failures") if isinstance(document, dict) and name in FAILURES_FROM else None
+    return name, failures if isinstance(failures, dict) else {}
+
+
+def describe_own_execution(sfn: Any, settings: RecoverySettings, execution_arn: str, status: str) -> str:
+    """The execution's start time, once Step Functions confirms it is this stack's and ended as claimed.
+
+    The trigger is an event (or a direct Invoke) whose fields anybody able to invoke this function chooses.
+    """
+    with transient_errors("DescribeExecution"):
+        described = sfn.describe_execution(executionArn=execution_arn)
+    if described.get("stateMachineArn") != settings.state_machine_arn:
+        raise InvalidRequest(
+            "detail.executionArn", f"'{execution_arn}' is not an execution of this stack's state machine"
+        )
+    if described.get("status") != status:
+        raise InvalidRequest(
+            "detail.status",
+            f"the event says {status}, but Step Functions says the execution is {described.get('status')}",
+        )
+    return _iso(described["startDate"])
 
 
 def recover(
@@ -48,16 +72,15 @@ def recover(
     lambda_client: Any,
     dynamodb: Any,
     events: Any,
-    settings: NotifySettings,
+    settings: RecoverySettings,
     execution_arn: str,
     status: str,
 ) -> RollbackResult | None:
     """Roll back a stopped promotion. None if there was nothing of this execution's to undo."""
+    started_at = describe_own_execution(sfn, settings, execution_arn, status)
     state_name, failures = last_entered_state(sfn, execution_arn)
     if status == "FAILED" and state_name == ROLLED_BACK:
         return None
-    with transient_errors("DescribeExecution"):
-        started_at = _iso(sfn.describe_execution(executionArn=execution_arn)["startDate"])
     ending = Ending(dynamodb, events, settings, execution_arn)
     if ending.plan is not None and state_name in COMPLETE_FROM:
         finalize(ending, started_at, final_attempt=True)

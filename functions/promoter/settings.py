@@ -33,6 +33,10 @@ class Settings(BaseModel):
 class CheckSettings(Settings):
     # Hosts besides API Gateway stage hosts that checks may call (comma-separated; may be empty).
     check_host_allow_list: str
+    # The only secrets a check's secret_headers may name: those whose name starts with it (CheckSecretPrefix).
+    check_secret_prefix: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9/_+=.@-]+$")
+    ] = "lambda-promoter/"  # noqa: S105 - a secret name prefix, not a secret
 
     @property
     def allowed_hosts(self) -> list[str]:
@@ -48,10 +52,24 @@ class BucketSettings(CheckSettings):
     event_source: Annotated[str, Field(min_length=1)]
 
 
+class ResolveSettings(BucketSettings):
+    table_name: Annotated[str, Field(min_length=3)]
+    stack_name: Annotated[str, Field(min_length=1)]  # this stack's own functions are named <stack>-...
+    require_app_tag: bool = True
+    require_code_signing: bool = False
+
+
 class TableSettings(Settings):
     table_name: Annotated[str, Field(min_length=3)]
+    # Executions of one app that may wait for its locks at once (stack parameter MaxQueuedPromotionsPerApp).
+    max_queued_per_app: Annotated[int, Field(ge=1, le=100)] = 10
 
 
 class NotifySettings(TableSettings):
     event_bus_name: Annotated[str, Field(min_length=1)]
     event_source: Annotated[str, Field(min_length=1)]
+
+
+class RecoverySettings(NotifySettings):
+    # Only executions of this stack's state machine are recovered, whatever an event claims.
+    state_machine_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$")]

@@ -10,6 +10,9 @@ pk                                        sk                  item
 ``APP#<app>``                             ``LATEST_UPLOAD``   :class:`LatestUploadItem`: newest upload started
 ``HISTORY#<app>``                         ``<time>#<exec>``   :class:`HistoryItem`: one finished promotion
 ``PROMOTION#<execution ARN>``             ``PROMOTION``       :class:`PromotionItem`: what one execution did
+``FUNCTION#<function>``                   ``VERSION#<nnnn>``  :class:`BuildItem`: which build made it
+``LINE#<app>``                            ``PLACE#<nn>``      :class:`PlaceItem`: one waiting execution
+``WAITER#<execution ARN>``                ``WAITER``          :class:`WaiterItem`: its place in line
 ========================================  ==================  ==============================================
 
 Everything else in the package speaks in these models and :class:`PromotionsTable`; no other module builds
@@ -29,6 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from promoter.aws import error_code, transient_errors
+from promoter.models import Artifact
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ROLLBACK_INCOMPLETE"]
 
@@ -118,7 +122,7 @@ class RequestItem(Item):
 
 class LatestUploadItem(Item):
     kind = "latest upload"
-    app: str
+    app: str = ""  # an earlier release wrote this item without it (a waiting upload's UpdateItem)
     uploaded_at: str
     execution: str
 
@@ -168,10 +172,62 @@ class PromotionItem(Item):
     plan: dict[str, Any] = {}  # empty for an execution that ended before it took its locks
     snapshot: list[dict[str, Any]] = []
     published: list[dict[str, Any]] = []
+    # Each deployed function's $LATEST CodeSha256 when the locks were taken, before any code was deployed.
+    latest_code: dict[str, str] = {}
     outcome_announced: str | None = None  # the detail-type of the outcome event once it was sent
 
     def key(self) -> dict[str, str]:
         return promotion_key(self.execution)
+
+
+class BuildItem(Item):
+    """Which build made a published version: written once, by the first execution that recorded it."""
+
+    kind = "build"
+    function_name: str
+    version: str
+    code_sha256: str
+    artifact: Artifact  # with its S3 version id: the exact bytes, deployable again
+    execution: str
+    app: str
+    recorded_at: str
+
+    def key(self) -> dict[str, str]:
+        return build_key(self.function_name, self.version)
+
+
+class PlaceItem(Item):
+    """One execution's place in its app's waiting line for locks; the line is served by ``queued_at``.
+
+    A place is one of ``MAX_QUEUED_PER_APP`` numbered items, so the line cannot grow past them. The
+    execution renews ``expires_at`` at every attempt; past it, the waiter is taken for gone.
+    """
+
+    kind = "place in line"
+    app: str
+    place: int
+    execution: str
+    queued_at: str  # when the execution first asked (ISO 8601, microseconds): its order in the line
+    expires_at: int
+    functions: list[str]  # the functions it waits for: it is ahead only of executions that want one of them
+    uploaded_at: str | None = None  # an S3 upload's time: a newer upload may take this place
+    ttl: int
+
+    def key(self) -> dict[str, str]:
+        return place_key(self.app, self.place)
+
+
+class WaiterItem(Item):
+    """Where an execution waits, so that its ending can free its place knowing only the execution."""
+
+    kind = "waiter"
+    execution: str
+    app: str
+    place: int
+    ttl: int
+
+    def key(self) -> dict[str, str]:
+        return waiter_key(self.execution)
 
 
 def promotion_key(execution: str) -> dict[str, str]:
@@ -188,6 +244,26 @@ def request_key(app: str, request_id: str) -> dict[str, str]:
 
 def latest_upload_key(app: str) -> dict[str, str]:
     return {"pk": f"APP#{app}", "sk": "LATEST_UPLOAD"}
+
+
+def build_partition(function_name: str) -> str:
+    return f"FUNCTION#{function_name}"
+
+
+def build_key(function_name: str, version: str) -> dict[str, str]:
+    return {"pk": build_partition(function_name), "sk": f"VERSION#{int(version):010d}"}
+
+
+def line_partition(app: str) -> str:
+    return f"LINE#{app}"
+
+
+def place_key(app: str, place: int) -> dict[str, str]:
+    return {"pk": line_partition(app), "sk": f"PLACE#{place:02d}"}
+
+
+def waiter_key(execution: str) -> dict[str, str]:
+    return {"pk": f"WAITER#{execution}", "sk": "WAITER"}
 
 
 @dataclass(frozen=True)
@@ -214,10 +290,18 @@ class ConditionalPut:
 
 
 @dataclass(frozen=True)
+class ConditionalCheck:
+    """A condition on an item that a transaction needs to hold, without writing it."""
+
+    item: Item  # the item as last read: its key, and what a refusal is explained with
+    condition: Condition
+
+
+@dataclass(frozen=True)
 class Refusal:
     """Why one write of a cancelled transaction was refused, with the item that stood in its way."""
 
-    write: ConditionalPut
+    write: ConditionalPut | ConditionalCheck
     code: str
     existing: dict[str, Any] | None  # the item as plain values (ALL_OLD), None if there was none
 
@@ -242,19 +326,46 @@ class PromotionsTable:
             ).get("Item")
         return item_type.from_item(item) if item else None
 
-    def put_all(self, writes: list[ConditionalPut], action: str) -> None:
-        """Write every item or none; :class:`TransactionRefused` names each refused write and its item."""
-        transact = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": write.item.attributes(),
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    **write.condition.request(),
-                }
-            }
-            for write in writes
-        ]
+    def query(self, item_type: type[ItemT], pk: str, where: Condition | None = None) -> list[ItemT]:
+        """Every item of one partition, in sort key order; ``where`` filters them (a FilterExpression)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_attributes({":pk": pk}),
+            "ConsistentRead": True,
+        }
+        if where is not None:
+            request["FilterExpression"] = where.expression
+            if where.names:
+                request["ExpressionAttributeNames"] = dict(where.names)
+            request["ExpressionAttributeValues"].update(to_attributes(where.values))
+        found: list[ItemT] = []
+        while True:
+            with transient_errors(f"Query {item_type.kind}"):
+                page = self.dynamodb.query(**request)
+            found.extend(item_type.from_item(item) for item in page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def build_of(self, function_name: str, version: str) -> BuildItem | None:
+        """The build a published version of the function was made from, if this stack published it."""
+        if not version.isdigit():
+            return None
+        return self.get(BuildItem, build_key(function_name, version))
+
+    def builds_with_code(self, function_name: str, code_sha256: str) -> list[BuildItem]:
+        """The builds this stack published to the function with exactly this code, oldest version first."""
+        return self.query(
+            BuildItem,
+            build_partition(function_name),
+            Condition("code_sha256 = :code", {}, {":code": code_sha256}),
+        )
+
+    def put_all(self, writes: list[ConditionalPut | ConditionalCheck], action: str) -> None:
+        """Write every item (if every check holds) or none; :class:`TransactionRefused` names each refused
+        write or check and the item in its way."""
+        transact = [self._transact_item(write) for write in writes]
         try:
             with transient_errors(action):
                 self.dynamodb.transact_write_items(TransactItems=transact)
@@ -272,6 +383,16 @@ class PromotionsTable:
                 if reason.get("Code") not in (None, "None")
             ]
             raise TransactionRefused(refusals, error) from error
+
+    def _transact_item(self, write: ConditionalPut | ConditionalCheck) -> dict[str, Any]:
+        request = {
+            "TableName": self.table_name,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **write.condition.request(),
+        }
+        if isinstance(write, ConditionalCheck):
+            return {"ConditionCheck": {**request, "Key": to_attributes(write.item.key())}}
+        return {"Put": {**request, "Item": write.item.attributes()}}
 
     def put_if(self, item: Item, condition: Condition, action: str) -> dict[str, Any] | None:
         """Write ``item`` if ``condition`` holds. None if written, else the item in the way ({} if none)."""

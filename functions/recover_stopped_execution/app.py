@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from promoter.aws import client
-from promoter.handler import logger, parse, tracer
+from promoter.handler import logger, metrics, parse, tracer
 from promoter.recovery import recover
-from promoter.settings import NotifySettings
+from promoter.settings import RecoverySettings
 
 
 class StatusChange(BaseModel):
@@ -31,6 +31,7 @@ class StatusChangeEvent(BaseModel):
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = parse(StatusChangeEvent, event).detail
@@ -40,7 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         client("lambda"),
         client("dynamodb"),
         client("events"),
-        NotifySettings.from_env(),
+        RecoverySettings.from_env(),
         change.execution_arn,
         change.status,
     )

@@ -8,7 +8,8 @@ from promoter.aws import client
 from promoter.handler import logger, parse, tracer
 from promoter.models import TaskInput
 from promoter.planning import resolve
-from promoter.settings import BucketSettings
+from promoter.settings import ResolveSettings
+from promoter.store import PromotionsTable
 
 
 class ResolveInput(TaskInput):
@@ -20,9 +21,9 @@ class ResolveInput(TaskInput):
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(ResolveInput, event)
-    resolved = resolve(
-        task.input, task.execution_id, client("s3"), client("lambda"), BucketSettings.from_env()
-    )
+    settings = ResolveSettings.from_env()
+    table = PromotionsTable(client("dynamodb"), settings.table_name)
+    resolved = resolve(task.input, task.execution_id, client("s3"), client("lambda"), table, settings)
     plan = resolved.plan
     logger.info(
         "Resolved request",

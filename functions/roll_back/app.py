@@ -1,4 +1,5 @@
-"""Roll Back: put every alias back exactly as it was, release the locks, emit "Promotion Failed".
+"""Roll Back: put every alias back exactly as it was (and $LATEST's code, if the config asks), release the
+locks, emit "Promotion Failed".
 
 What to restore comes from the execution's promotion record in DynamoDB, never from the execution state:
 the state only says which step failed and why.
@@ -40,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         task.started_at,
         final_attempt=task.retry_count >= ATTEMPTS - 1,
         trigger=task.trigger,
+        s3_client=client("s3"),
     )
     metrics.add_dimension(name="FailedState", value=result.failed_state)
     metrics.add_metric(name="PromotionFailed", unit=MetricUnit.Count, value=1)

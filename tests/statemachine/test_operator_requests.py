@@ -15,6 +15,7 @@ import pytest
 
 from demo.harness import Outcome, Sandbox
 from localaws import LocalAws
+from promoter.config import PromotionConfig
 
 from .test_promotions import END, ENVIRONMENT_WITH_NEW_CODE, START
 
@@ -207,9 +208,19 @@ def test_two_environments_on_one_function_take_at_most_20_transitions(box: Sandb
     pair["app"] = "greeting-pair"
     pair["environments"] = [env for env in pair["environments"] if env["name"] in {"stage", "prod"}]
     box.put_config("greeting-pair", pair)
-
-    _, arn = box.upload_and_start("greeting-pair", "v3", name="transitions", source_app=APP)
-    outcome = box.follow(arn)
+    # A function belongs to one app (its lambda-promoter:app tag): lend greeting's to greeting-pair.
+    arns = [
+        box.lambda_.get_function_configuration(FunctionName=name)["FunctionArn"]
+        for name in PromotionConfig.model_validate(pair).function_names
+    ]
+    for function_arn in arns:
+        box.lambda_.tag_resource(Resource=function_arn, Tags={"lambda-promoter:app": "greeting-pair"})
+    try:
+        _, arn = box.upload_and_start("greeting-pair", "v3", name="transitions", source_app=APP)
+        outcome = box.follow(arn)
+    finally:
+        for function_arn in arns:
+            box.lambda_.tag_resource(Resource=function_arn, Tags={"lambda-promoter:app": APP})
 
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert box.environments_entered(arn, "Update Alias") == ["stage", "prod"]

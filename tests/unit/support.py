@@ -47,6 +47,11 @@ TEMPLATE_ENV = {
     "EVENT_BUS_NAME": "default",
     "TABLE_NAME": TABLE,
     "CHECK_HOST_ALLOW_LIST": "127.0.0.1",
+    "CHECK_SECRET_PREFIX": "lambda-promoter/",
+    "STATE_MACHINE_ARN": STATE_MACHINE.replace(":execution:", ":stateMachine:"),
+    "STACK_NAME": "promoter",
+    "REQUIRE_APP_TAG": "true",
+    "REQUIRE_CODE_SIGNING": "false",
 }
 
 
@@ -141,6 +146,9 @@ class World:
             Role=self.role_arn,
             Handler="app.handler",
             Code={"ZipFile": data},
+            # The app a function belongs to (stack RequireAppTag): greeting-api to greeting, greeting-envs-dev
+            # to greeting-envs.
+            Tags={"lambda-promoter:app": name.rsplit("-", 1)[0].removesuffix("-api")},
         )
         return data
 

@@ -26,6 +26,7 @@ from .support import (
     TABLE,
     LambdaContext,
     World,
+    code_sha256,
     load_event,
     plan_document,
     promotion_record,
@@ -112,13 +113,30 @@ def test_the_promotion_record_holds_the_plan_and_the_snapshot(
 
     record = promotion_record(world)
     assert record is not None
-    assert record["plan"] == plan
+    assert Plan.model_validate(record["plan"]) == Plan.model_validate(plan)
     assert [(a["alias"], a["function_version"]) for a in record["snapshot"]] == [
         ("STAGE", "2"),
         ("PROD", "1"),
     ]
     assert record["snapshot"][0]["additional_version_weights"] == {"1": 0.1}
     assert record["published"] == []
+
+
+def test_the_promotion_record_holds_latest_code_before_the_deploy(
+    world: World, deployed: tuple[str, str], context: LambdaContext
+) -> None:
+    """Given greeting-api's $LATEST runs v2, when the lock is acquired for a build, then the promotion record
+    holds that code for the function the build will be deployed to (what a roll back may put back), and a
+    retried Acquire Lock keeps it although $LATEST changed since."""
+    plan = plan_document(version_id=deployed[0])
+
+    acquire(context, plan)
+    world.lambda_.update_function_code(FunctionName="greeting-api", ZipFile=zip_bytes("deployed meanwhile"))
+    acquire(context, plan)
+
+    record = promotion_record(world)
+    assert record is not None
+    assert record["latest_code"] == {"greeting-api": code_sha256(zip_bytes("v2"))}
 
 
 def test_same_artifact_in_another_execution_is_a_duplicate(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
 from typing import Any
 
@@ -9,9 +11,11 @@ import pytest
 
 from check_endpoint.app import lambda_handler
 from promoter.checks import host_allowed
-from promoter.exceptions import EndpointCheckFailed, InvalidRequest
+from promoter.exceptions import EndpointCheckFailed, InvalidConfig, InvalidRequest
+from promoter.planning import load_config
+from promoter.settings import BucketSettings
 
-from .support import Answer, LambdaContext, http_endpoint, plan_document, step
+from .support import Answer, LambdaContext, World, config_document, http_endpoint, plan_document, step
 
 pytestmark = pytest.mark.unit
 
@@ -195,3 +199,251 @@ def test_api_gateway_stage_hosts_are_allowed_without_the_allow_list(host: str) -
     assert host_allowed(f"https://{host}/prod/hello", [])
     assert not host_allowed(f"https://{host}.evil.example/prod/hello", [])
     assert not host_allowed("https://execute-api.us-east-1.amazonaws.com.evil.example/prod", [])
+
+
+# --- credential headers: secret_headers, read from Secrets Manager at check time ----------------------------
+
+TOKEN = "tok-8f3e2a91c7d4"  # a test secret's value, looked for in every output
+STAGE_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/stage/hello"
+
+
+def store_secret(world: World, name: str, value: str) -> str:
+    """A Secrets Manager secret in moto; returns its ARN."""
+    arn: str = world.session.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
+    return arn
+
+
+def stored_config(world: World, **check: Any) -> None:
+    """greeting's config with ``check`` as the stage environment's only check."""
+    document = config_document()
+    document["environments"][1]["checks"] = [{"url": STAGE_URL, **check}]
+    world.put_config("greeting", document)
+
+
+def test_a_secret_header_reaches_the_stage_and_nothing_else(
+    world: World,
+    context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Given a check whose X-Auth-Token names a secret under CheckSecretPrefix, and every log at DEBUG
+    (botocore included), when checked, then the stage receives the secret's value in that header, and the
+    value is in neither the task's result, its logs, nor the plan it was given."""
+    store_secret(world, "lambda-promoter/greeting/stage-token", TOKEN)
+    caplog.set_level(logging.DEBUG)
+    with http_endpoint(Answer(200, "Hello, ci")) as endpoint:
+        checks = [
+            {
+                "url": f"{endpoint.base_url}/stage/hello",
+                "secret_headers": {"X-Auth-Token": "lambda-promoter/greeting/stage-token"},
+            }
+        ]
+        plan = plan_document(version_id="v")
+        plan["config"]["environments"][1]["checks"] = checks
+        result = lambda_handler({"plan": plan, "environment": step(plan, "stage")}, context)
+
+    assert endpoint.request_headers[0]["X-Auth-Token"] == TOKEN
+    assert result["results"][0]["passed"] is True
+    captured = capsys.readouterr()
+    for output in (json.dumps(result), json.dumps(plan), captured.out, captured.err, caplog.text):
+        assert TOKEN not in output
+    assert "GetSecretValue" in caplog.text  # botocore did log the call at DEBUG, only not the answer
+
+
+def test_a_key_of_a_json_secret_is_the_header_value(world: World, context: LambdaContext) -> None:
+    """Given a JSON secret and a reference '<arn>#token', when checked, then the header carries that key's
+    value (a full ARN under the prefix is accepted as well as a name)."""
+    arn = store_secret(world, "lambda-promoter/greeting/api", json.dumps({"token": TOKEN, "user": "ci"}))
+    with http_endpoint() as endpoint:
+        check(
+            context,
+            stage=[
+                {"url": f"{endpoint.base_url}/stage/hello", "secret_headers": {"Api-Key": f"{arn}#token"}}
+            ],
+        )
+
+    assert endpoint.request_headers[0]["Api-Key"] == TOKEN
+
+
+def test_a_failed_check_never_carries_the_secret(world: World, context: LambdaContext) -> None:
+    """Given a stage that answers 500 and echoes the credential it received, when checked, then
+    EndpointCheckFailed names the status but carries the secret's value nowhere."""
+    store_secret(world, "lambda-promoter/greeting/stage-token", TOKEN)
+    with (
+        http_endpoint(Answer(500, f"bad token {TOKEN}", headers={"X-Echo": TOKEN})) as endpoint,
+        pytest.raises(EndpointCheckFailed, match="status 500") as raised,
+    ):
+        check(
+            context,
+            stage=[
+                {
+                    "url": f"{endpoint.base_url}/stage/hello",
+                    "secret_headers": {"Authorization": "lambda-promoter/greeting/stage-token"},
+                    "attempts": 2,
+                }
+            ],
+        )
+
+    assert [headers["Authorization"] for headers in endpoint.request_headers] == [TOKEN, TOKEN]
+    assert TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        ("lambda-promoter/greeting/missing", "ResourceNotFoundException"),
+        ("lambda-promoter/greeting/plain#token", "not a JSON object, so it has no key 'token'"),
+        ("lambda-promoter/greeting/deleted", "InvalidRequestException"),
+    ],
+    ids=["missing", "not-json", "marked-for-deletion"],
+)
+def test_an_unreadable_secret_fails_the_check_naming_the_header(
+    world: World, context: LambdaContext, reference: str, problem: str
+) -> None:
+    """Given a check whose secret is missing, not the JSON its reference asks for, or marked for deletion,
+    when checked, then EndpointCheckFailed names the header and the secret (never a value), and the stage
+    gets no request at all."""
+    store_secret(world, "lambda-promoter/greeting/plain", TOKEN)
+    store_secret(world, "lambda-promoter/greeting/deleted", TOKEN)
+    world.session.client("secretsmanager").delete_secret(
+        SecretId="lambda-promoter/greeting/deleted", RecoveryWindowInDays=7
+    )
+    with (
+        http_endpoint() as endpoint,
+        pytest.raises(
+            EndpointCheckFailed, match=f"secret_headers.X-Vault-Token: secret '{reference}'"
+        ) as raised,
+    ):
+        check(
+            context,
+            stage=[
+                {"url": f"{endpoint.base_url}/stage/hello", "secret_headers": {"X-Vault-Token": reference}}
+            ],
+        )
+
+    assert problem in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    assert endpoint.requests == []
+
+
+def test_a_secret_outside_the_prefix_is_never_read_at_check_time(
+    world: World, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a plan whose check names a secret outside the stack's CheckSecretPrefix (a plan made before the
+    prefix changed), when checked, then EndpointCheckFailed names the header and nothing is requested."""
+    store_secret(world, "lambda-promoter/greeting/stage-token", TOKEN)
+    monkeypatch.setenv("CHECK_SECRET_PREFIX", "team-b/")
+    with (
+        http_endpoint() as endpoint,
+        pytest.raises(
+            EndpointCheckFailed, match=r"secret_headers\.X-Auth-Token: .*not under CheckSecretPrefix"
+        ),
+    ):
+        check(
+            context,
+            stage=[
+                {
+                    "url": f"{endpoint.base_url}/stage/hello",
+                    "secret_headers": {"X-Auth-Token": "lambda-promoter/greeting/stage-token"},
+                }
+            ],
+        )
+
+    assert endpoint.requests == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Authorization",
+        "X-Auth-Token",
+        "Api-Key",
+        "X-Vault-Token",
+        "Private-Token",
+        "X-Session-Id",
+        "x_api_key",
+    ],
+)
+def test_a_credential_in_plain_headers_is_refused_by_the_config(world: World, header: str) -> None:
+    """Given a config with a credential-looking header in 'headers' (its value would be in every task's
+    input, so in the execution history), when loaded, then InvalidConfig names the field and points to
+    secret_headers."""
+    stored_config(world, headers={header: "s3cr3t"})
+
+    with pytest.raises(InvalidConfig) as raised:
+        load_config(world.s3, "greeting", BucketSettings.from_env())
+
+    assert raised.value.field == "environments.1.checks.0.headers"
+    assert header in raised.value.reason
+    assert "secret_headers" in raised.value.reason
+    assert "s3cr3t" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reference"),
+    [
+        (None, "prod/greeting/token"),
+        (None, "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/greeting/token-AbCdEf"),
+        ("team-b/", "lambda-promoter/greeting/token"),
+    ],
+    ids=["name", "arn", "stack-prefix"],
+)
+def test_a_secret_outside_the_stack_prefix_is_refused_by_the_config(
+    world: World, monkeypatch: pytest.MonkeyPatch, prefix: str | None, reference: str
+) -> None:
+    """Given a config whose secret_headers name a secret outside CheckSecretPrefix (the default
+    'lambda-promoter/', or the stack's own), when loaded, then InvalidConfig names the header's field."""
+    if prefix is not None:
+        monkeypatch.setenv("CHECK_SECRET_PREFIX", prefix)
+    stored_config(world, secret_headers={"X-Auth-Token": reference})
+
+    with pytest.raises(InvalidConfig) as raised:
+        load_config(world.s3, "greeting", BucketSettings.from_env())
+
+    assert raised.value.field == "environments.1.checks.0.secret_headers.X-Auth-Token"
+    assert f"CheckSecretPrefix '{prefix or 'lambda-promoter/'}'" in raised.value.reason
+
+
+def test_a_secret_under_the_prefix_is_accepted_by_the_config(world: World) -> None:
+    """Given secret_headers under the prefix, when loaded, then the plan carries only the reference."""
+    stored_config(world, secret_headers={"X-Auth-Token": "lambda-promoter/greeting/token#value"})
+
+    config, _ = load_config(world.s3, "greeting", BucketSettings.from_env())
+
+    assert config.environments[1].checks[0].secret_headers == {
+        "X-Auth-Token": "lambda-promoter/greeting/token#value"
+    }
+
+
+@pytest.mark.parametrize(
+    ("check_fields", "field", "reason"),
+    [
+        ({"secret_headers": {"X-Auth-Token": "not a name"}}, "secret_headers", "neither a secret's name"),
+        (
+            {"headers": {"X-Client": "v"}, "secret_headers": {"x-client": "lambda-promoter/a"}},
+            "secret_headers",
+            "also in 'headers'",
+        ),
+        (
+            {
+                "url": "http://abc123defg.execute-api.us-east-1.amazonaws.com/stage",
+                "secret_headers": {"A": "a"},
+            },
+            "secret_headers",
+            "only sent over https",
+        ),
+    ],
+    ids=["bad-reference", "header-twice", "plain-http"],
+)
+def test_a_bad_secret_header_is_refused_by_the_config(
+    world: World, check_fields: dict[str, Any], field: str, reason: str
+) -> None:
+    """Given secret_headers that are no secret reference, repeat a plain header, or would go over plain
+    http, when loaded, then InvalidConfig names the field."""
+    stored_config(world, **check_fields)
+
+    with pytest.raises(InvalidConfig) as raised:
+        load_config(world.s3, "greeting", BucketSettings.from_env())
+
+    assert raised.value.field == f"environments.1.checks.0.{field}"
+    assert reason in raised.value.reason

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from deploy_code.app import lambda_handler
@@ -15,6 +14,7 @@ from promoter.exceptions import (
     ArtifactNotFound,
     InvalidRequest,
     LockLost,
+    PermissionDenied,
     TargetNotFound,
     TransientAwsError,
 )
@@ -144,7 +144,7 @@ def test_missing_function_is_target_not_found(world: World, context: LambdaConte
     """Given the target function was deleted after the plan was made, when deployed, then TargetNotFound."""
     version_id, _ = world.put_artifact(KEY, BUILD)
 
-    with pytest.raises(TargetNotFound, match="function 'greeting-api' does not exist"):
+    with pytest.raises(TargetNotFound, match=r"UpdateFunctionCode greeting-api .* does not exist"):
         deploy(context, plan_document(version_id=version_id))
 
 
@@ -180,19 +180,28 @@ def test_conflict_or_throttling_is_transient(
             deploy(context, uploaded)
 
 
-def test_access_denied_is_not_transient(uploaded: dict[str, Any], context: LambdaContext) -> None:
-    """Given Lambda denies the call, when deployed, then the ClientError stays what it is (no retry).
+def test_access_denied_is_permission_denied(uploaded: dict[str, Any], context: LambdaContext) -> None:
+    """Given Lambda denies the call, when deployed, then PermissionDenied (named, and never retried) names
+    the function and Lambda's error code.
 
     Stubber: moto does not enforce IAM by default."""
     with Stubber(client("lambda")) as stub:
         stub.add_client_error(
             "update_function_code", service_error_code="AccessDeniedException", http_status_code=403
         )
-        with pytest.raises(ClientError) as raised:
+        with pytest.raises(PermissionDenied, match=r"greeting-api .*AccessDeniedException"):
             deploy(context, uploaded)
 
-    assert not isinstance(raised.value, TransientAwsError)
-    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+
+def test_the_result_carries_the_time_of_the_code_update(
+    world: World, uploaded: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a deploy, then its result carries the function's LastModified as the code update set it: what
+    the polls compare to see that nothing else updated the function before Publish Version."""
+    result = deploy(context, uploaded)
+
+    config = world.lambda_.get_function_configuration(FunctionName="greeting-api")
+    assert result["last_modified"] == config["LastModified"]
 
 
 def test_a_step_without_its_environment_is_an_invalid_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -192,3 +193,20 @@ def test_missing_variable_is_a_configuration_error(
 
     with pytest.raises(ConfigurationError, match=variable):
         lambda_handler(locked, context)
+
+
+def test_a_place_in_line_left_behind_is_freed(
+    world: World, locked: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given this execution's place in the app's waiting line is still there (Acquire Lock took the locks,
+    then stopped before it gave the place up), when finalized, then the place and its waiter item are
+    gone, so nobody waits behind an execution that is over."""
+    table = PromotionsTable(world.dynamodb, TABLE)
+    plan = Plan.model_validate(plan_document(version_id=ARTIFACT_VERSION))
+    locking.join_line(table, plan, now=time.time(), max_queued=1)
+    assert world.item("LINE#greeting", "PLACE#00") is not None
+
+    lambda_handler(locked, context)
+
+    assert world.item("LINE#greeting", "PLACE#00") is None
+    assert world.item(f"WAITER#{EXECUTION}", "WAITER") is None

@@ -131,3 +131,40 @@ def test_throttled_poll_is_transient(deployed: dict[str, Any], context: LambdaCo
         stub.add_client_error("get_function_configuration", "TooManyRequestsException", http_status_code=429)
         with pytest.raises(TransientAwsError, match="TooManyRequestsException"):
             poll(context, deployed)
+
+
+def test_an_update_of_the_function_before_the_poll_is_code_changed_concurrently(
+    world: World, deployed: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given the code update finished and someone then changed the function's configuration (same code, a
+    newer LastModified and RevisionId) before this poll, when polled, then CodeChangedConcurrently: taking
+    the newer RevisionId would let Publish Version publish that configuration.
+
+    Stubber: moto never changes LastModified; the answer is moto's own configuration with the LastModified
+    and RevisionId AWS gives after UpdateFunctionConfiguration."""
+    changed = moto_configuration(world, LastModified="2031-01-01T00:00:00.000+0000", RevisionId="r-config")
+    with Stubber(client("lambda")) as stub:
+        stub.add_response("get_function_configuration", changed, {"FunctionName": "greeting-api"})
+        with pytest.raises(CodeChangedConcurrently, match="was updated again at 2031-01-01"):
+            poll(context, {**deployed, "last_modified": moto_configuration(world)["LastModified"]})
+
+
+def test_the_revision_of_the_finished_update_is_kept_by_later_polls(
+    world: World, deployed: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a poll already saw the update finished (its RevisionId is the one Publish Version will be
+    guarded by), when polled again and the function reports another RevisionId, then the result keeps the
+    first: a change after the update makes PublishVersion refuse instead of publishing it.
+
+    Stubber: moto's own configuration with another RevisionId."""
+    settled = {
+        **deployed,
+        "last_update_status": "Successful",
+        "last_modified": moto_configuration(world)["LastModified"],
+    }
+    with Stubber(client("lambda")) as stub:
+        stub.add_response("get_function_configuration", moto_configuration(world, RevisionId="r-later"))
+        result = poll(context, settled)
+
+    assert result["revision_id"] == deployed["revision_id"] != "r-later"
+    assert result["polls"] == 1

@@ -4,10 +4,13 @@ execution's."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from moto.awslambda.models import LambdaFunction
+from moto.core.utils import iso_8601_datetime_with_nanoseconds
 
 from promoter.aws import client
 from promoter.exceptions import CodeChangedConcurrently, CodeMismatch, InvalidRequest, LockLost
@@ -190,9 +193,43 @@ def test_code_changed_since_the_deploy_is_code_changed_concurrently(
                 "Description": f"lambda-promoter code {deploy['code_sha256'][:12]}",
             },
         )
-        with pytest.raises(CodeChangedConcurrently, match="most likely it changed since"):
+        with pytest.raises(
+            CodeChangedConcurrently, match="the function changed since this execution deployed"
+        ):
             publish(context, deploy)
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def configuration_updates_like_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """UpdateFunctionConfiguration gives the function a new RevisionId and LastModified, as AWS does (moto
+    5.2.5 changes neither; the unit conftest gives moto RevisionIds that change with code updates only)."""
+    original = LambdaFunction.update_configuration
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        self.unit_revision_id = str(uuid.uuid4())
+        self.last_modified = iso_8601_datetime_with_nanoseconds()
+        result: dict[str, Any] = original(self, config_updates)
+        return result
+
+    monkeypatch.setattr(LambdaFunction, "update_configuration", update_configuration)
+
+
+def test_a_configuration_change_after_the_deploy_is_never_published(
+    function: World, context: LambdaContext, configuration_updates_like_aws: None
+) -> None:
+    """Given someone changed the function's configuration (an environment variable) after this execution's
+    code update was seen finished, when published, then CodeChangedConcurrently and nothing is published:
+    the RevisionId the code update left is kept, not replaced by the newer one."""
+    deploy = deploy_result(function)
+    function.lambda_.update_function_configuration(
+        FunctionName="greeting-api", Environment={"Variables": {"GREETING": "Pwned"}}
+    )
+
+    with pytest.raises(CodeChangedConcurrently, match=re.escape(deploy["revision_id"])):
+        publish(context, deploy)
+
+    assert function.versions("greeting-api") == ["1", "2"]
 
 
 def test_deploy_without_code_sha_is_an_invalid_request(context: LambdaContext) -> None:

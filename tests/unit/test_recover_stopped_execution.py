@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from promoter.aws import client
+from promoter.exceptions import InvalidRequest
 from promoter.locking import FENCE_SECONDS
 from recover_stopped_execution.app import lambda_handler
 
@@ -58,18 +59,21 @@ def recover(
     context: LambdaContext,
     status: str = "ABORTED",
     execution: str = EXECUTION,
+    *,
+    state_machine: str | None = None,
+    actual_status: str | None = None,
 ) -> Any:
     """Stubber: moto's Step Functions without its execution engine keeps no real history."""
     described = {
         "executionArn": execution,
-        "stateMachineArn": execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:"),
-        "status": status,
+        "stateMachineArn": state_machine
+        or execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:"),
+        "status": actual_status or status,
         "startDate": STARTED,
     }
     with Stubber(client("stepfunctions")) as stub:
+        stub.add_response("describe_execution", described, {"executionArn": execution})
         stub.add_response("get_execution_history", history(*entered), {"executionArn": execution})
-        if not (status == "FAILED" and entered and entered[-1][0] == "Promotion Failed"):
-            stub.add_response("describe_execution", described, {"executionArn": execution})
         return lambda_handler(status_change(status, execution), context)
 
 
@@ -218,3 +222,58 @@ def test_a_forged_recovery_input_moves_nothing(
     assert world.history("greeting") == []
     [event] = world.emitted_events()
     assert (event["detail"]["app"], event["detail"]["execution"]) == (None, OTHER)
+
+
+FOREIGN = EXECUTION.replace("PromotionStateMachine-Ab12Cd34", "SomeoneElsesMachine")
+
+
+@pytest.mark.parametrize(
+    ("execution", "state_machine", "actual_status", "field"),
+    [
+        (FOREIGN, FOREIGN.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:"), None, "executionArn"),
+        (EXECUTION, None, "RUNNING", "status"),
+    ],
+    ids=["another-state-machine", "still-running"],
+)
+def test_a_forged_status_change_event_is_refused_and_moves_nothing(
+    world: World,
+    mid_promotion: dict[str, Any],
+    context: LambdaContext,
+    execution: str,
+    state_machine: str | None,
+    actual_status: str | None,
+    field: str,
+) -> None:
+    """The attack: invoke Recover Stopped Execution directly (or put a look-alike event) naming an execution
+    of another state machine, or a running promotion said to be ABORTED, to make it roll aliases back. Then
+    Step Functions' own answer (DescribeExecution) refuses it with InvalidRequest naming the field, and the
+    running promotion keeps its aliases, its lock and its history."""
+    with pytest.raises(InvalidRequest, match=f"detail.{field}"):
+        recover(
+            [("Check Endpoint", mid_promotion)],
+            context,
+            execution=execution,
+            state_machine=state_machine,
+            actual_status=actual_status,
+        )
+
+    assert world.alias("greeting-api", "STAGE") == ("3", {})
+    lock = world.item("LOCK#greeting-api", "LOCK")
+    assert lock is not None
+    assert lock["owner"]["S"] == EXECUTION
+    assert world.history("greeting") == []
+    assert world.emitted_events() == []
+
+
+def test_failures_in_a_state_the_caller_wrote_are_not_announced(
+    world: World, mid_promotion: dict[str, Any], context: LambdaContext
+) -> None:
+    """A caller's StartExecution input may carry a "failures" field; stopped in its first state, the event
+    names the stop, not the caller's text."""
+    forged = {"failures": {"X": {"Error": "TestsFailed", "Cause": "forged cause"}}}
+
+    recover([("Resolve Request", forged)], context)
+
+    [event] = world.emitted_events()
+    assert event["detail"]["error"] == "ExecutionAborted"
+    assert "forged" not in json.dumps(event)

@@ -25,6 +25,13 @@ from .support import BUCKET, EXECUTION, LambdaContext, World, config_document, l
 
 pytestmark = pytest.mark.unit
 
+
+@pytest.fixture(autouse=True)
+def _promotions_table(world: World) -> None:
+    """Resolve Request reads the build records of the versions environments run."""
+    world.table()
+
+
 KEY = "artifacts/greeting/build-42.zip"
 
 

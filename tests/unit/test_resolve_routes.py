@@ -14,6 +14,13 @@ from .support import EXECUTION, LambdaContext, World, config_document, load_even
 
 pytestmark = pytest.mark.unit
 
+
+@pytest.fixture(autouse=True)
+def _promotions_table(world: World) -> None:
+    """Resolve Request reads the build records of the versions environments run."""
+    world.table()
+
+
 KEY = "artifacts/greeting/build-42.zip"
 BRANCH_KEY = "artifacts/greeting/branches/feature-x/build-7.zip"
 

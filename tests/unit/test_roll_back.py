@@ -191,7 +191,7 @@ def test_failed_resolve_announces_the_raw_input(world: World, context: LambdaCon
 
 
 def test_one_alias_that_cannot_be_restored_does_not_stop_the_others(
-    world: World, promoting: dict[str, Any], context: LambdaContext
+    world: World, promoting: dict[str, Any], context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Given STAGE was deleted during the promotion and PROD had been moved to this execution's version, when
     rolled back, then PROD is still restored, "Promotion Failed" lists the problem, the lock is KEPT and the
@@ -211,6 +211,9 @@ def test_one_alias_that_cannot_be_restored_does_not_stop_the_others(
     assert event["detail"]["restored_aliases"] == ["greeting-api:PROD=1"]
     assert len(event["detail"]["rollback_problems"]) == 1
     assert event["detail"]["locks_kept"] is True
+    # The LocksKept metric (EMF on stdout) is what the stack's LocksKeptAlarm watches.
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["LocksKept"] for m in emitted if "LocksKept" in m] == [[1.0]]
     request = world.item(REQUEST, "REQUEST")
     assert request is not None
     assert request["status"]["S"] == "ROLLBACK_INCOMPLETE"
@@ -431,3 +434,45 @@ def test_on_the_last_attempt_a_refused_event_is_kept_with_the_history(
     assert history["status"]["S"] == "FAILED"
     assert '"detail-type": "Promotion Failed"' in history["undelivered_event"]["S"]
     assert world.emitted_events() == []
+
+
+def test_an_alias_outside_the_plans_config_is_never_touched(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a promotion record tampered with to list greeting-other:PROD (not an environment of the plan's
+    config) as "on 1 before", and that alias now on version 2, which the record also claims this execution
+    published (with its real code), when rolled back, then greeting-other:PROD stays on 2, the event reports
+    it as a rollback problem, the locks stay held (RollbackIncomplete), and STAGE is still restored."""
+    world.create_function("greeting-other", "other v1")
+    world.publish("greeting-other")
+    world.publish("greeting-other", "other v2")
+    world.create_alias("greeting-other", "PROD", "2")
+    world.dynamodb.update_item(
+        TableName=TABLE,
+        Key=to_attributes(promotion_key(EXECUTION)),
+        UpdateExpression="SET #s = list_append(#s, :alias), published = list_append(published, :v)",
+        ExpressionAttributeNames={"#s": "snapshot"},
+        ExpressionAttributeValues=to_attributes(
+            {
+                ":alias": [alias_state("greeting-other", "PROD", "1")],
+                ":v": [
+                    {
+                        **promoting["version"],
+                        "function_name": "greeting-other",
+                        "version": "2",
+                        "code_sha256": code_sha256(zip_bytes("other v2")),
+                    }
+                ],
+            }
+        ),
+    )
+
+    with pytest.raises(RollbackIncomplete, match="greeting-other:PROD is not an environment of the plan"):
+        lambda_handler(promoting, context)
+
+    assert world.alias("greeting-other", "PROD") == ("2", {})
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    [event] = world.emitted_events()
+    [problem] = event["detail"]["rollback_problems"]
+    assert problem.startswith("greeting-other:PROD is not an environment of the plan's config")
+    assert event["detail"]["locks_kept"] is True

@@ -43,6 +43,10 @@ def test_denied_config_read_is_not_transient(world: World, context: LambdaContex
 def test_throttled_lock_transaction_is_transient(world: World, context: LambdaContext) -> None:
     """Given DynamoDB throttles the lock transaction, when locking, then TransientAwsError."""
     with Stubber(client("dynamodb")) as stub:
+        stub.add_response("get_item", {})  # no promotion record yet
+        stub.add_response("get_item", {})  # no newer upload has asked
+        stub.add_response("query", {"Items": []})  # nobody waits for the app's locks
+        stub.add_response("transact_write_items", {})  # it takes a place in line
         stub.add_response("update_item", {})  # the upload says it is the app's newest
         stub.add_client_error(
             "transact_write_items", "ProvisionedThroughputExceededException", http_status_code=400
@@ -56,6 +60,10 @@ def test_lock_transaction_cancelled_by_a_conflict_is_transient(world: World, con
     in the way), when locking, then TransientAwsError naming the reason, explained from the cancellation
     reasons alone: nothing is read back."""
     with Stubber(client("dynamodb")) as stub:
+        stub.add_response("get_item", {})  # no promotion record yet
+        stub.add_response("get_item", {})  # no newer upload has asked
+        stub.add_response("query", {"Items": []})  # nobody waits for the app's locks
+        stub.add_response("transact_write_items", {})  # it takes a place in line
         stub.add_response("update_item", {})  # the upload says it is the app's newest
         stub.add_client_error(
             "transact_write_items",

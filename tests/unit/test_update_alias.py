@@ -247,3 +247,15 @@ def test_an_alias_that_follows_latest_is_never_moved(function: World, context: L
     assert function.alias("greeting-api", "DEV") == ("$LATEST", {})
     assert (result["version"], result["changed"]) == ("$LATEST", False)
     assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
+
+
+def test_a_version_that_is_gone_is_target_not_found(function: World, context: LambdaContext) -> None:
+    """Given the version to promote no longer exists (deleted after it was published), when the alias is
+    updated, then Lambda's ResourceNotFoundException ends as TargetNotFound naming the alias and the version,
+    and STAGE is left as it was."""
+    with pytest.raises(
+        TargetNotFound, match=r"UpdateAlias greeting-api:STAGE to 9: .*ResourceNotFoundException"
+    ):
+        update(context, number="9")
+
+    assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
