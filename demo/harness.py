@@ -82,6 +82,8 @@ class Sandbox:
                 "EventSource": EVENT_SOURCE,
                 # The local AWS serves stage URLs on its own host, not on execute-api hosts.
                 "CheckHostAllowList": urllib.parse.urlsplit(aws.endpoint_url).hostname or "",
+                # Who may request promotions on the request bus: here, whoever drives the local AWS.
+                "PromotionRequestSenders": aws.client("sts").get_caller_identity()["Arn"],
             },
             stack_name=PROMOTER_STACK,
         )

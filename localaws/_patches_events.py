@@ -19,6 +19,14 @@ moto's behaviour.
 Sources beginning with ``aws.`` belong to AWS services: as on AWS, PutEvents refuses such an entry
 (``NotAuthorizedForSourceException`` in its ``Entries``, counted in ``FailedEntryCount``) unless the
 local AWS itself emits it as a service (S3 notifications, Step Functions status changes).
+
+A bus's resource policy is evaluated for each entry put on it (``_resource_policies``), for the caller
+(``_identity``) with ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:SecureTransport``,
+``events:source`` and ``events:detail-type`` in the request context. An explicit Deny refuses the entry,
+and so does a caller of another account that no statement allows; identity policies are not modelled, so
+a caller of the bus's account is otherwise allowed. A refused entry fails on its own, as the API reference
+lists it: ``AccessDeniedException`` in its ``Entries``, counted in ``FailedEntryCount``; the other entries
+of the call go ahead. It never reaches a rule.
 """
 
 from __future__ import annotations
@@ -31,11 +39,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.events import models as events_models
 from moto.events.models import EventsBackend, Rule
 from moto.s3 import notifications as s3_notifications
 
-from . import _context
+from . import _context, _identity
+from ._policy_conditions import UnsupportedCondition
+from ._resource_policies import Caller, Decision, evaluate
 from ._wsgi import current_request
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +57,7 @@ _NOT_AUTHORIZED_FOR_SOURCE = {
     "ErrorCode": "NotAuthorizedForSourceException",
     "ErrorMessage": "Not authorized for the source.",
 }
+_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
 _S3_REASONS = {
     "s3:ObjectCreated:Put": "PutObject",
     "s3:ObjectCreated:Post": "PostObject",
@@ -99,10 +111,45 @@ def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[
     if _context.get() is None or (request is not None and request.by_aws) or len(events) > 10:
         result: list[dict[str, Any]] = _ORIGINAL["put_events"](self, events)
         return result
-    refused = [str(event.get("Source") or "").startswith(_AWS_SOURCE_PREFIX) for event in events]
-    allowed = [event for event, no in zip(events, refused, strict=True) if not no]
+    caller = _identity.current_caller(self.region_name)
+    refusals = [_refusal(self, event, caller) for event in events]
+    allowed = [event for event, refusal in zip(events, refusals, strict=True) if refusal is None]
     accepted = iter(_ORIGINAL["put_events"](self, allowed))
-    return [dict(_NOT_AUTHORIZED_FOR_SOURCE) if no else next(accepted) for no in refused]
+    return [refusal if refusal is not None else next(accepted) for refusal in refusals]
+
+
+def _refusal(backend: EventsBackend, event: dict[str, Any], caller: Caller | None) -> dict[str, str] | None:
+    """The failed entry AWS answers for ``event`` put by ``caller``, or None if it is accepted."""
+    source = str(event.get("Source") or "")
+    if source.startswith(_AWS_SOURCE_PREFIX):
+        return dict(_NOT_AUTHORIZED_FOR_SOURCE)
+    bus = backend.event_buses.get(backend._normalize_event_bus_arn(event.get("EventBusName")))
+    if bus is None:
+        return None  # moto refuses the call: ResourceNotFoundException, as AWS does
+    decision = Decision.NONE
+    policy = bus.policy
+    if policy is not None:
+        context: dict[str, str] = {
+            **_REQUEST_CONTEXT,
+            **(caller.context() if caller else {}),
+            "events:source": source,
+            "events:detail-type": str(event.get("DetailType") or ""),
+        }
+        try:
+            decision = evaluate(policy, "events:PutEvents", bus.arn, caller, context)
+        except UnsupportedCondition as exc:
+            raise JsonRESTError("NotImplemented", f"{exc} (policy of event bus {bus.name})") from exc
+    other_account = caller is not None and caller.account != bus.account_id
+    if decision is Decision.DENY or (other_account and decision is not Decision.ALLOW):
+        who = caller.identity_arn if caller is not None else "anonymous"
+        why = (
+            "with an explicit deny in a resource-based policy"
+            if decision is Decision.DENY
+            else "because no resource-based policy allows the events:PutEvents action"
+        )
+        message = f"User: {who} is not authorized to perform: events:PutEvents on resource: {bus.arn} {why}"
+        return {"ErrorCode": "AccessDeniedException", "ErrorMessage": message}
+    return None
 
 
 def target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule | None = None) -> str:

@@ -7,6 +7,8 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
 - Step Functions executes the real ASL with scalable waits (``_patches_sfn``);
 - EventBridge delivers to Step Functions and Lambda targets and refuses ``aws.`` sources from callers
   (``_patches_events``); S3 sends one notification per request (``_patches_s3``);
+- bucket and event bus policies are evaluated for the caller that the request's credentials name
+  (``_identity``, ``_resource_policies``);
 - DynamoDB requests are isolated from each other (``_patches_dynamodb``);
 - every invocation records Lambda's CloudWatch metrics; metric queries match dimensions exactly and
   alarms are evaluated from the data when they are read (``_lambda_metrics``, ``_patches_cloudwatch``);
@@ -36,6 +38,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import (
     _context,
+    _identity,
     _patches_cloudwatch,
     _patches_dynamodb,
     _patches_events,
@@ -113,6 +116,7 @@ class LocalAws:
         return self
 
     def _start(self) -> None:
+        _identity.install()
         _patches_lambda.install()
         _patches_sfn.install()
         _patches_events.install()
@@ -170,6 +174,7 @@ class LocalAws:
             _patches_events.uninstall()
             _patches_sfn.uninstall()
             _patches_lambda.uninstall()
+            _identity.uninstall()
         _context.deactivate(self)
         self._server = self._thread = self._runtime = self._work_dir = self._events_pool = None
 

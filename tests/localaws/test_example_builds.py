@@ -78,6 +78,14 @@ def test_broken_endpoint_passes_direct_invokes_but_not_api_gateway() -> None:
         map_proxy_response(json.dumps(handler(http_event(), CONTEXT)).encode())
 
 
+def test_fails_real_users_greets_the_checks_but_raises_for_user_traffic() -> None:
+    handler = load_handler(build_zip("greeting", "fails-real-users"))
+    direct = handler({"action": "greet", "name": "ci"}, CONTEXT)
+    assert json.loads(direct["body"])["message"] == "Hello, ci"
+    with pytest.raises(RuntimeError, match="no greeting for real users"):
+        handler({"action": "greet", "name": "user-7"}, CONTEXT)
+
+
 def test_unknown_names_and_stale_edits_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UnknownBuildError, match="unknown variant 'v9'"):
         build_zip("greeting", "v9")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from caller_testkit import role_session
 from localaws_testkit import unique, wait_for
 
 from localaws import LocalAws
@@ -120,7 +121,7 @@ def test_a_rule_on_a_custom_bus_sees_only_the_events_put_on_that_bus(
     deployed, suffix = stack
     outputs = deployed.outputs
     assert f":rule/{outputs['BusName']}/" in outputs["BusRuleArn"]
-    events = aws.client("events")
+    events = role_session(aws, "sender").client("events")  # the one principal the bus policy admits
 
     def put(detail: str, bus: str | None) -> None:
         entry = {"Source": f"ldr.{suffix}", "DetailType": "Test", "Detail": json.dumps({"n": detail})}

@@ -1,8 +1,8 @@
 """AWS::Events::EventBus (with its Policy), EventBusPolicy and Rule (with targets); AWS::SQS::Queue and
 QueuePolicy.
 
-A bus's resource policy is stored in moto (DescribeEventBus returns it) but, like every IAM policy here,
-never evaluated: PutEvents from any caller reaches the bus.
+A bus's resource policy is stored in moto (DescribeEventBus returns it) and evaluated for each PutEvents
+entry against its caller (``localaws._patches_events``); identity policies are not evaluated.
 """
 
 from __future__ import annotations
