@@ -8,6 +8,8 @@ variant reads like the commit that would have produced it::
     fails-tests      greets wrongly ("{GREETING}, {name}" lost its f-prefix); the tests catch it
     broken-endpoint  direct invokes still pass the tests, but the HTTP handler returns the body as a JSON
                      object instead of a string, so API Gateway answers GET /hello with a 502
+    fails-real-users passes its tests and the endpoint checks, but raises for the names real users send
+                     (``user-...``): only real traffic finds it, which is what a canary's health gate is for
 
 Zips are deterministic (sorted entries, fixed timestamps and modes): the same app and variant always give
 the same bytes and hence the same CodeSha256, and ``v1`` is byte-identical to what the local template
@@ -59,6 +61,15 @@ VARIANTS: dict[str, tuple[Edit, ...]] = {
     "broken-endpoint": (
         _build_id("broken-endpoint"),
         Edit("app.py", '"body": json.dumps(payload),\n    }', '"body": payload,\n    }'),
+    ),
+    "fails-real-users": (
+        _build_id("fails-real-users"),
+        Edit(
+            "app.py",
+            '    return f"{GREETING}, {name}"',
+            '    if name.startswith("user-"):\n        raise RuntimeError("no greeting for real users")\n'
+            '    return f"{GREETING}, {name}"',
+        ),
     ),
 }
 
