@@ -148,7 +148,9 @@ def deploy_own(aws: LocalAws, tag: str) -> Deployment:
 
 
 def _deploy_copy(aws: LocalAws, bucket: str, name: str) -> App:
-    stack = aws.deploy_template(GREETING_TEMPLATE, parameters={"FunctionName": name}, stack_name=name)
+    stack = aws.deploy_template(
+        GREETING_TEMPLATE, parameters={"FunctionName": name, "AppName": name}, stack_name=name
+    )
     app = _app_from_stack(aws, name, stack)
     _put_config(aws, bucket, app)
     return app

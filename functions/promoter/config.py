@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from promoter.models import ALIAS_NAME, APP_NAME, FUNCTION_NAME, Model
+from promoter.traffic import BAKE_LOCK_MARGIN_SECONDS, HealthGate, TrafficStrategy
 
 # Header names whose values are credentials. The plan (with the checks) is in every task's input, so a
 # value in ``headers`` would be stored in the execution history: such headers are refused there, and named
@@ -175,6 +176,8 @@ class Environment(Model):
 
     ``follows_latest``: the alias points at ``$LATEST`` (a development environment): deploying the code is
     what updates it, so its alias is never moved; its tests and checks still run.
+    ``traffic``: how the alias takes the new version (all at once, or in steps with a bake after each);
+    ``health``: what each bake must show (without it a bake is a timed wait with the HTTP checks only).
     """
 
     name: Annotated[str, Field(pattern=ENVIRONMENT_NAME)]
@@ -183,6 +186,8 @@ class Environment(Model):
     follows_latest: bool = False
     tests: TestSuite | None = None
     checks: Annotated[list[EndpointCheck], Field(max_length=20)] = Field(default_factory=list)
+    traffic: TrafficStrategy = Field(default_factory=TrafficStrategy)
+    health: HealthGate | None = None
 
     @model_validator(mode="after")
     def _checks_fit_the_task(self) -> Environment:
@@ -194,6 +199,40 @@ class Environment(Model):
                 "max_latency_ms"
             )
         return self
+
+    @model_validator(mode="after")
+    def _traffic_that_can_move(self) -> Environment:
+        if self.follows_latest and self.traffic.strategy != "all_at_once":
+            raise ValueError(
+                f"traffic: an alias that follows $LATEST never moves, so it cannot shift traffic "
+                f"({self.traffic.strategy}): leave traffic out (all_at_once)"
+            )
+        if self.health is not None and self.traffic.strategy == "all_at_once":
+            raise ValueError(
+                "health: all_at_once has no bake for the gate to judge: give a traffic strategy with steps "
+                "(canary, linear or steps), or leave health out"
+            )
+        return self
+
+    @property
+    def longest_bake_seconds(self) -> int:
+        """The longest one step may bake between two renewals of the lock: (bake + metrics delay) times
+        (1 + max_extensions). 0 for all_at_once."""
+        delay = self.health.metrics_delay_seconds if self.health else 0
+        extensions = self.health.max_extensions if self.health else 0
+        bakes = [step.bake_seconds for step in self.traffic.schedule() if step.bake_seconds]
+        return max(((bake + delay) * (1 + extensions) for bake in bakes), default=0)
+
+    def check_bakes_fit(self, lock_timeout_seconds: int, where: str) -> None:
+        """Refuse (ValueError naming ``<where>.traffic``) bakes that would outlast the lock."""
+        limit = lock_timeout_seconds - BAKE_LOCK_MARGIN_SECONDS
+        if self.longest_bake_seconds > limit:
+            raise ValueError(
+                f"{where}.traffic: a step may bake {self.longest_bake_seconds} s ((bake_seconds + "
+                "health.metrics_delay_seconds) x (1 + health.max_extensions)), more than "
+                f"lock_timeout_seconds {lock_timeout_seconds} minus {BAKE_LOCK_MARGIN_SECONDS} s: shorten "
+                "the bakes, lower max_extensions or raise lock_timeout_seconds"
+            )
 
 
 class PromotionConfig(Model):
@@ -218,6 +257,7 @@ class PromotionConfig(Model):
         previous: str | None = None
         for index, env in enumerate(self.environments):
             where = f"environments.{index}"
+            env.check_bakes_fit(self.lock_timeout_seconds, where)
             if env.name.lower() in names:
                 raise ValueError(f"{where}.name: '{env.name}' is used by an earlier environment")
             if (env.function_name, env.alias) in targets:

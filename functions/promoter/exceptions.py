@@ -152,3 +152,32 @@ class FunctionsDiffer(PromotionError):
 class QueueFull(PromotionError):
     """As many executions of the app as the stack allows (MaxQueuedPromotionsPerApp) already wait for its
     locks. Raised before anything changed; not retried."""
+
+
+class AliasAlreadyRouted(PromotionError):
+    """The alias already sends part of its traffic to another version (someone else's canary): a weighted
+    shift would take that routing over. Raised before the alias moves."""
+
+
+class VersionNotPublished(PromotionError):
+    """Weighted routing needs two published versions; the alias (or the new version) is on ``$LATEST``."""
+
+
+class ExecutionRolesDiffer(PromotionError):
+    """The alias's version and the new version run with different execution roles: Lambda refuses to
+    route one alias to both."""
+
+
+class DeadLetterConfigsDiffer(PromotionError):
+    """The alias's version and the new version have different dead-letter configs: Lambda refuses to
+    route one alias to both."""
+
+
+class HealthGateFailed(PromotionError):
+    """During a bake the new version's error rate or duration was above the gate's threshold, or a guard
+    alarm was in ALARM or could not be read. The message names the environment, step, gate and figures."""
+
+
+class TooLittleTraffic(PromotionError):
+    """The new version got fewer invocations than the gate's minimum, even after every extension of the
+    bake: too little traffic is inconclusive, never a pass (unless the config accepts it)."""

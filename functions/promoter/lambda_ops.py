@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from promoter.aws import error_code, transient_errors
 from promoter.exceptions import (
+    AliasAlreadyRouted,
     AliasChangedConcurrently,
     AliasUpdateRefused,
     ArtifactNotFound,
@@ -19,6 +20,8 @@ from promoter.exceptions import (
     CodeSigningRefused,
     CodeUpdateFailed,
     CodeUpdateTimedOut,
+    DeadLetterConfigsDiffer,
+    ExecutionRolesDiffer,
     FunctionsDiffer,
     InvalidArtifact,
     LambdaQuotaExceeded,
@@ -26,6 +29,7 @@ from promoter.exceptions import (
     TargetNotFound,
     TransientAwsError,
     UnexpectedAwsError,
+    VersionNotPublished,
 )
 from promoter.models import AliasState, AliasUpdate, Artifact, DeployResult, VersionResult
 
@@ -314,31 +318,111 @@ def get_alias_state(lambda_client: Any, function_name: str, alias: str) -> Alias
     )
 
 
-def point_alias(lambda_client: Any, before: AliasState, version: str) -> AliasUpdate:
+def point_alias(
+    lambda_client: Any, before: AliasState, version: str, expected: AliasState | None = None
+) -> AliasUpdate:
     """Point the alias at ``version`` with no weighted routing.
 
-    Guarded by the RevisionId seen at the snapshot.
+    Guarded by the RevisionId seen at the snapshot: the alias must still be as ``expected`` (the snapshot
+    ``before``, or where this execution's previous weighted step left it).
     Idempotent: if the alias already points there (a retry of this step), nothing is written.
     """
-    current = get_alias_state(lambda_client, before.function_name, before.alias)
     target = before.model_copy(update={"function_version": version, "additional_version_weights": {}})
+    changed = _move_alias(lambda_client, before, expected or before, target)
+    return AliasUpdate(
+        function_name=before.function_name,
+        alias=before.alias,
+        version=version,
+        previous=before,
+        changed=changed,
+    )
+
+
+def weighted_target(before: AliasState, version: str, weight: float) -> AliasState:
+    """The alias on the snapshot's version with ``weight`` percent of its traffic on ``version``."""
+    return before.model_copy(update={"additional_version_weights": {version: round(weight / 100, 6)}})
+
+
+def route_to_version(
+    lambda_client: Any, before: AliasState, version: str, weight: float, expected: AliasState | None = None
+) -> AliasUpdate:
+    """Send ``weight`` percent (0 < weight < 100) of the alias's traffic to ``version``; the rest stays on
+    the version the snapshot ``before`` had. Guarded like :func:`point_alias`; idempotent too."""
+    target = weighted_target(before, version, weight)
+    changed = _move_alias(lambda_client, before, expected or before, target)
+    return AliasUpdate(
+        function_name=before.function_name,
+        alias=before.alias,
+        version=version,
+        previous=before,
+        changed=changed,
+    )
+
+
+def _move_alias(lambda_client: Any, before: AliasState, expected: AliasState, target: AliasState) -> bool:
+    """Move the alias from ``expected`` to ``target`` (RevisionId-guarded). True if it had to change."""
+    current = get_alias_state(lambda_client, before.function_name, before.alias)
     if current.same_target(target):
-        return AliasUpdate(
-            function_name=before.function_name,
-            alias=before.alias,
-            version=version,
-            previous=before,
-            changed=False,
-        )
-    if not current.same_target(before):
+        return False
+    if not current.same_target(expected):
+        since = "took its snapshot" if expected.same_target(before) else "moved it a step"
         raise AliasChangedConcurrently(
             f"alias '{before.function_name}:{before.alias}' moved to {current.function_version} "
-            f"(weights {current.additional_version_weights}) since this execution took its snapshot"
+            f"(weights {current.additional_version_weights}) since this execution {since}"
         )
     _update_alias(lambda_client, target, revision_id=current.revision_id)
-    return AliasUpdate(
-        function_name=before.function_name, alias=before.alias, version=version, previous=before, changed=True
-    )
+    return True
+
+
+def check_weighted_routing(lambda_client: Any, before: AliasState, version: str) -> None:
+    """Lambda's limits on an alias that routes to two versions, checked before its first weighted step.
+
+    The alias may not route already (AliasAlreadyRouted); both versions are published (VersionNotPublished)
+    and have the same execution role (ExecutionRolesDiffer) and dead-letter config (DeadLetterConfigsDiffer).
+    """
+    alias = f"'{before.function_name}:{before.alias}'"
+    if before.additional_version_weights:
+        raise AliasAlreadyRouted(
+            f"alias {alias} already sends {before.additional_version_weights} of its traffic besides version "
+            f"{before.function_version} (another shift in progress?): a weighted shift to {version} would "
+            "take it over; put the alias on one version first"
+        )
+    for name, number in (("the alias's version", before.function_version), ("the new version", version)):
+        if not number.isdigit():
+            raise VersionNotPublished(
+                f"alias {alias}: {name} is {number}: weighted routing needs two published versions; "
+                "point the alias at a published version first, or use the all_at_once strategy"
+            )
+    old = _version_configuration(lambda_client, before.function_name, before.function_version)
+    new = _version_configuration(lambda_client, before.function_name, version)
+    if old.get("Role") != new.get("Role"):
+        raise ExecutionRolesDiffer(
+            f"alias {alias}: version {before.function_version} runs as {old.get('Role')}, version {version} "
+            f"as {new.get('Role')}: Lambda routes one alias to two versions only with the same role"
+        )
+    old_dlq = (old.get("DeadLetterConfig") or {}).get("TargetArn")
+    new_dlq = (new.get("DeadLetterConfig") or {}).get("TargetArn")
+    if old_dlq != new_dlq:
+        raise DeadLetterConfigsDiffer(
+            f"alias {alias}: version {before.function_version} has dead-letter target {old_dlq}, version "
+            f"{version} has {new_dlq}: Lambda routes one alias to two versions only with the same one"
+        )
+
+
+def _version_configuration(lambda_client: Any, function_name: str, version: str) -> dict[str, Any]:
+    request = f"GetFunctionConfiguration {function_name}:{version}"
+    try:
+        with transient_errors(request):
+            config: dict[str, Any] = lambda_client.get_function_configuration(
+                FunctionName=function_name, Qualifier=version
+            )
+    except ClientError as error:
+        code = error_code(error)
+        if code == "ResourceNotFoundException":
+            raise TargetNotFound(f"version {version} of '{function_name}' does not exist") from error
+        named = PermissionDenied if code in ACCESS_DENIED else UnexpectedAwsError
+        raise named(f"{request}: {_MEANING[named]} ({code})") from error
+    return config
 
 
 def restore_alias(lambda_client: Any, snapshot: AliasState, current: AliasState | None = None) -> bool:

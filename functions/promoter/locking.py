@@ -530,7 +530,13 @@ def finish(
             artifact=f"s3://{plan.artifact.bucket}/{plan.artifact.key}" if plan.artifact else "",
             artifact_version=plan.artifact.version_id or "" if plan.artifact else "",
             source=plan.source,
-            detail={"kind": plan.kind, **({"reason": plan.reason} if plan.reason else {}), **detail},
+            detail={
+                "kind": plan.kind,
+                **({"reason": plan.reason} if plan.reason else {}),
+                **({"allow_older": "true"} if plan.allow_older else {}),
+                **({"skip_bakes": "true"} if plan.skip_bakes else {}),
+                **detail,
+            },
         ),
         "PutItem history",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -84,6 +84,8 @@ class PromotionRequest(Model):
     reason: Annotated[str | None, Field(max_length=1024)] = None
     # A build older than the one the route's last environment runs goes out only with this and a reason.
     allow_older: bool = False
+    # A hotfix may go out without the bakes of its environments' traffic strategies (all at once).
+    skip_bakes: bool = False
     source: Literal["s3", "event", "manual"] = "manual"
 
     @model_validator(mode="after")
@@ -96,6 +98,10 @@ class PromotionRequest(Model):
             )
         if self.hotfix is not None and self.rollback is not None:
             raise ValueError("'hotfix' promotes a build: it cannot be combined with 'rollback'")
+        if self.skip_bakes and self.hotfix is None:
+            raise ValueError(
+                "skip_bakes: only a hotfix may skip the bakes: give 'hotfix' (the environment) and a 'reason'"
+            )
         return self
 
 
@@ -158,12 +164,34 @@ class TestsResult(Model):
     results: list[TestCaseResult] = Field(default_factory=list)
 
 
+class TrafficState(Model):
+    """Where an environment's traffic shift stands: the step the alias is on and how its bake went.
+
+    Update Alias writes it after each step (verdict ``shifted``); Judge Health judges the bake that follows
+    (``pass``, or ``extend``: too little traffic yet, bake once more over a window that grows from
+    ``shifted_at``). ``wait_seconds`` is how long the Bake waits (bake + metrics delay; 0 when ``final``).
+    """
+
+    environment: str
+    step: Annotated[int, Field(ge=0)]  # index in the environment's schedule
+    steps: Annotated[int, Field(ge=1)]
+    weight: float  # percent of the alias's traffic on the new version
+    bake_seconds: Annotated[int, Field(ge=0)]
+    wait_seconds: Annotated[int, Field(ge=0)]
+    final: bool  # the alias serves the new version only: no bake follows
+    shifted_at: float  # epoch seconds, right after the alias moved
+    extensions: Annotated[int, Field(ge=0)] = 0
+    verdict: Literal["shifted", "pass", "extend"] = "shifted"
+    figures: dict[str, Any] | None = None
+
+
 class AliasUpdate(Model):
     function_name: str
     alias: str
-    version: str
-    previous: AliasState
+    version: str  # the version being promoted (on a weighted step the alias still points at the old one)
+    previous: AliasState  # the alias as the snapshot had it
     changed: bool
+    traffic: TrafficState | None = None  # always set by Update Alias
 
 
 class CheckResult(Model):

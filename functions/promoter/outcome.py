@@ -387,6 +387,8 @@ def _request_detail(plan: Plan) -> dict[str, Any]:
         "source": plan.source,
         "kind": plan.kind,
         "reason": plan.reason,
+        "allow_older": plan.allow_older,
+        "skip_bakes": plan.skip_bakes,
         "artifact": plan.artifact.model_dump(mode="json") if plan.artifact else None,
     }
 

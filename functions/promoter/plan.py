@@ -48,6 +48,7 @@ class Plan(Model):
     dry_run: bool = False
     reason: str | None = None
     allow_older: bool = False  # the request asked on purpose for a build older than the last environment's
+    skip_bakes: bool = False  # a hotfix that moves every alias all at once, whatever its traffic strategy
     artifact: Artifact | None = None
     rollback_version: str | None = None  # kind "rollback": the version the environment goes back to
     config_version: str | None = None  # the S3 version id of the config this plan was made from

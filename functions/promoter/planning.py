@@ -82,7 +82,8 @@ def resolve(
         refuse_untagged(lambda_client, config, function_arns)
     if settings.require_code_signing:
         refuse_unsigned(lambda_client, plan)
-    refuse_older_build(table, lambda_client, plan, request.allow_older)
+    if request.source in {"event", "manual"}:  # an upload is held to the superseded guard instead
+        refuse_older_build(table, lambda_client, plan, request.allow_older)
     preview = _preview(lambda_client, plan, version) if plan.dry_run else None
     return Resolved(
         plan=plan, current=Current(environment=plan.environments[0]), version=version, preview=preview
@@ -128,6 +129,7 @@ def _build_plan(
         dry_run=request.dry_run,
         reason=request.reason,
         allow_older=request.allow_older,
+        skip_bakes=request.skip_bakes,
         artifact=artifact,
         config=config,
         environments=route(config, first, last),

@@ -36,8 +36,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "request_id": plan.request_id,
         },
     )
-    # "version" stays even when null: Publish Version reads it as the version an earlier environment tested.
+    # "version" stays even when null: Publish Version reads it as the version an earlier environment tested;
+    # "alias" (null until Update Alias runs) tells Update Alias where the environment's traffic stands.
     return {
         **resolved.model_dump(mode="json", exclude_none=True),
         "version": resolved.model_dump(mode="json")["version"],
+        "alias": None,
     }

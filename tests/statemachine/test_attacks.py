@@ -95,9 +95,14 @@ def test_a_request_for_a_build_older_than_prods_is_refused(box: Sandbox) -> None
         "allow_older": True,
         "reason": "the newer build breaks checkout",
     }
-    outcome = box.follow(box.start_by_hand(on_purpose))
+    arn = box.start_by_hand(on_purpose)
+    outcome = box.follow(arn)
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert box.build_answering("greeting", "prod") == "v1"
+    detail = box.event_for(arn)["detail"]
+    assert (detail["allow_older"], detail["reason"]) == (True, "the newer build breaks checkout")
+    [record] = [r for r in history_records(box, "greeting") if r["execution"]["S"] == arn]
+    assert record["allow_older"]["S"] == "true"
 
 
 def upload_event(box: Sandbox, key: str, version_id: str, etag: str) -> dict[str, Any]:

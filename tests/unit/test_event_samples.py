@@ -16,6 +16,7 @@ from check_endpoint.app import CheckEndpointInput
 from deploy_code.app import DeployCodeInput
 from finalize.app import FinalizeInput
 from get_code_update_status.app import GetCodeUpdateStatusInput
+from judge_health.app import JudgeHealthInput
 from promoter.config import PromotionConfig
 from promoter.models import PromotionRequest
 from promoter.outcome import failed_state
@@ -51,6 +52,7 @@ TASKS: dict[str, type[BaseModel]] = {
     "check_endpoint": CheckEndpointInput,
     "finalize": FinalizeInput,
     "roll_back": RollBackInput,
+    "judge_health": JudgeHealthInput,
 }
 
 

@@ -76,7 +76,8 @@ def update(
 def test_stage_alias_moves_to_the_version_and_loses_its_weights(
     function: World, context: LambdaContext
 ) -> None:
-    """Given STAGE on 2 with 20% on 1, when pointed at 3, then it serves only 3; PROD is untouched."""
+    """Given STAGE on 2 with 20% on 1 (stage all at once), when pointed at 3, then it serves only 3 in one
+    final step; PROD is untouched."""
     result = update(context)
 
     assert function.alias("greeting-api", "STAGE") == ("3", {})
@@ -85,6 +86,9 @@ def test_stage_alias_moves_to_the_version_and_loses_its_weights(
     assert result["version"] == "3"
     assert result["previous"]["function_version"] == "2"
     assert result["previous"]["additional_version_weights"] == {"1": 0.2}
+    traffic = result["traffic"]
+    assert (traffic["environment"], traffic["steps"], traffic["weight"]) == ("stage", 1, 100)
+    assert (traffic["final"], traffic["wait_seconds"], traffic["verdict"]) == (True, 0, "shifted")
 
 
 def test_the_prod_environment_moves_the_prod_alias(function: World, context: LambdaContext) -> None:
