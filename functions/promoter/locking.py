@@ -78,13 +78,14 @@ def acquire(
     # record (with its snapshot) as it is. A record without a plan only says an outcome was announced.
     existing = read_promotion(table, me)
     took_locks = existing is not None and bool(existing.plan)
-    if not took_locks:
-        if upload_time:
-            _refuse_if_superseded(table, plan, upload_time)
-        ahead = join_line(table, plan, now, max_queued)
     # A failed promotion may be asked for again by a person (event or manual request), but a late
     # redelivery of the upload's S3 event (EventBridge retries for up to a day) must not re-run it.
     rerun = plan.source in {"event", "manual"}
+    if not took_locks:
+        _refuse_if_duplicate(table, plan, rerun)
+        if upload_time:
+            _refuse_if_superseded(table, plan, upload_time)
+        ahead = join_line(table, plan, now, max_queued)
     request = RequestItem(
         app=plan.app,
         request_id=plan.request_id,
@@ -165,6 +166,20 @@ def acquire(
         raise error from refused
     leave_line(table, me)
     return expires_at
+
+
+def _refuse_if_duplicate(table: PromotionsTable, plan: Plan, rerun: bool) -> None:
+    """A request already promoted (or being promoted) by another execution is a duplicate, whatever else
+    is true of it: said first, so a redelivered old upload reads as the duplicate it is. (The transaction
+    checks it again.)"""
+    claimed = table.get(RequestItem, request_key(plan.app, plan.request_id))
+    if claimed is None or claimed.owner == plan.execution_id or (rerun and claimed.status == "FAILED"):
+        return
+    leave_line(table, plan.execution_id)
+    raise DuplicateRequest(
+        f"{describe_artifact(plan)} for app '{plan.app}' is already {claimed.status.lower()} in execution "
+        f"{claimed.owner}"
+    )
 
 
 def _refuse_if_superseded(table: PromotionsTable, plan: Plan, upload_time: str) -> None:

@@ -176,7 +176,7 @@ def test_orchestrator_template_deploys(aws: BareEndpoint) -> None:
     functions = [
         logical for logical, rtype in stack.resource_types.items() if rtype == "AWS::Lambda::Function"
     ]
-    assert len(functions) == 11
+    assert len(functions) == 12  # eleven task functions and Recover Stopped Execution
     for logical in functions:
         assert stack.attributes[logical]["Arn"] in definition or logical not in json.dumps(substitutions)
 

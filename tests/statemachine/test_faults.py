@@ -10,6 +10,7 @@ start from aliases with weighted routing, so "exactly as before" covers weights 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import time
@@ -29,7 +30,10 @@ pytestmark = pytest.mark.statemachine
 APP = "greeting"  # dev (follows $LATEST) -> stage -> prod on one function
 ENVS_APP = "greeting-envs"  # dev -> stage -> prod, one function each
 ROLL_BACK = "Roll Back"
-FAULTED_STATES = [state for state in task_states() if state.name != ROLL_BACK]
+# Reached only in an environment whose traffic moves in steps: faulted mid-canary, below.
+DURING_A_BAKE = {"Judge Health"}
+FAULTED_STATES = [state for state in task_states() if state.name not in {ROLL_BACK, *DURING_A_BAKE}]
+BAKING_STATES = [state for state in task_states() if state.name in DURING_A_BAKE]
 # Deploy Code runs only for an environment whose function has not had the code yet (greeting: dev).
 DEPLOYING_STATES = {"Deploy Code"}
 UPDATE_LOOP = {"Is Code Updated?", "Wait For Code Update", "Get Code Update Status"}
@@ -129,6 +133,37 @@ def test_a_fault_in_any_task_puts_every_environment_back(
     if state.per_environment and state.name not in DEPLOYING_STATES:
         restored = box.event_for(outcome.execution_arn)["detail"]["restored_aliases"]
         assert any(entry.startswith("greeting-api:STAGE=") for entry in restored), restored
+
+
+@pytest.mark.parametrize("state", BAKING_STATES, ids=[s.name for s in BAKING_STATES])
+def test_a_fault_during_a_canary_puts_every_environment_back(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws, state: TaskState
+) -> None:
+    """Prod moves as a canary (10 % to the new version, then a bake): a fault in a state of the bake puts
+    prod back exactly as it was, without the canary's weight, and stage too."""
+    config = box.configs[APP]
+    canary = copy.deepcopy(config)
+    canary["environments"][-1]["traffic"] = {"strategy": "canary", "percent": 10, "bake_seconds": 30}
+    prod = canary["environments"][-1]
+    # Weighted routing needs an alias without routing of its own (Lambda allows two versions).
+    box.lambda_.update_alias(
+        FunctionName=prod["function_name"], Name=prod["alias"], RoutingConfig={"AdditionalVersionWeights": {}}
+    )
+    box.put_config(APP, canary)
+    try:
+        before = box.aliases(APP)
+        aws.faults.invoke_error(
+            function_of(box, state), error_type="InjectedFault", message=f"injected at {state.name}"
+        )
+
+        outcome = promote(box, f"fault-canary-{state.logical_id}", app=APP)
+
+        assert_rolled_back(box, outcome, before, state.name, "InjectedFault", app=APP)
+        assert box.environments_entered(outcome.execution_arn, state.name) == ["prod"]
+        shifted = box.entered_input(outcome.execution_arn, "Bake")["alias"]["traffic"]
+        assert (shifted["environment"], shifted["weight"]) == ("prod", 10.0)
+    finally:
+        box.put_config(APP, config)
 
 
 def test_a_transient_error_is_retried_and_the_promotion_goes_on(

@@ -44,6 +44,7 @@ def test_throttled_lock_transaction_is_transient(world: World, context: LambdaCo
     """Given DynamoDB throttles the lock transaction, when locking, then TransientAwsError."""
     with Stubber(client("dynamodb")) as stub:
         stub.add_response("get_item", {})  # no promotion record yet
+        stub.add_response("get_item", {})  # nobody claimed the request
         stub.add_response("get_item", {})  # no newer upload has asked
         stub.add_response("query", {"Items": []})  # nobody waits for the app's locks
         stub.add_response("transact_write_items", {})  # it takes a place in line
@@ -61,6 +62,7 @@ def test_lock_transaction_cancelled_by_a_conflict_is_transient(world: World, con
     reasons alone: nothing is read back."""
     with Stubber(client("dynamodb")) as stub:
         stub.add_response("get_item", {})  # no promotion record yet
+        stub.add_response("get_item", {})  # nobody claimed the request
         stub.add_response("get_item", {})  # no newer upload has asked
         stub.add_response("query", {"Items": []})  # nobody waits for the app's locks
         stub.add_response("transact_write_items", {})  # it takes a place in line
