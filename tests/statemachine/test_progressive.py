@@ -1,0 +1,153 @@
+"""Traffic shifting under health gates, through the real ASL and handlers, with real traffic.
+
+Given greeting's prod environment configured as a canary or a linear shift (stage stays all at once), when a
+build is uploaded while a traffic generator calls prod's stage URL, then the new version's own metrics
+(Invocations and Errors by ExecutedVersion, recorded by the local AWS for every invoke) decide: a build that
+fails real users is stopped at the first step, a good one reaches 100 %, too little traffic is never a pass,
+and a guard alarm that fires mid-bake stops the promotion. A failed gate leaves every alias exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from demo.harness import Outcome, Sandbox
+from localaws import LocalAws, TrafficGenerator
+
+pytestmark = pytest.mark.statemachine
+
+APP = "greeting"
+# Bakes are simulated minutes; at this scale a 120 s bake lasts 6 real seconds, long enough for the traffic
+# generator (real seconds) to send the new version enough requests to judge.
+WAIT_SCALE = 0.05
+USERS_PER_SECOND = 25
+HEALTH = {"max_error_rate": 0.05, "min_invocations": 5, "max_extensions": 1, "metrics_delay_seconds": 0}
+
+
+@pytest.fixture
+def prod_config(box: Sandbox, aws: LocalAws) -> Iterator[dict[str, Any]]:
+    """greeting's config with prod's traffic left for the test to set; the original back afterwards."""
+    original = box.configs[APP]
+    config = copy.deepcopy(original)
+    aws.wait_scale = WAIT_SCALE
+    prod = config["environments"][-1]
+    box.lambda_.update_alias(
+        FunctionName=prod["function_name"], Name=prod["alias"], RoutingConfig={"AdditionalVersionWeights": {}}
+    )
+    yield config
+    box.put_config(APP, original)
+
+
+def with_prod(box: Sandbox, config: dict[str, Any], **prod: Any) -> None:
+    config["environments"][-1].update(prod)
+    box.put_config(APP, config)
+
+
+def promote_under_traffic(box: Sandbox, variant: str, name: str, rate: float = USERS_PER_SECOND) -> Outcome:
+    """Upload ``variant`` and follow its promotion while real users call prod (``rate`` requests a second)."""
+    url = box.urls[APP]["prod"] + "/hello?name=user-7"
+    with TrafficGenerator(url, rate_per_second=rate) if rate else contextlib.nullcontext():
+        _, arn = box.upload_and_start(APP, variant, name=name)
+        return box.follow(arn)
+
+
+def prod_weights_seen(box: Sandbox, arn: str) -> list[float]:
+    """The weight of the new version at every step prod's alias took (from the history, state by state)."""
+    history = box.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    weights = []
+    for event in history:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") != "Update Alias":
+            continue
+        alias = json.loads(details["output"])["alias"]
+        if alias["traffic"]["environment"] == "prod":
+            weights.append(alias["traffic"]["weight"])
+    return weights
+
+
+def test_a_canary_stops_a_build_that_fails_real_users_at_the_first_step(
+    box: Sandbox, prod_config: dict[str, Any]
+) -> None:
+    """The build passes its tests and stage's checks, but raises for real users' names. Prod takes 10 % and
+    bakes; the new version's error rate fails the gate; prod never gets more than 10 %, and every alias is
+    back exactly as it was."""
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 120}
+    with_prod(box, prod_config, traffic=canary, health=HEALTH)
+    before = box.aliases(APP)
+
+    outcome = promote_under_traffic(box, "fails-real-users", name="canary-bad")
+
+    assert (outcome.status, outcome.error) == ("FAILED", "HealthGateFailed"), outcome.cause
+    assert prod_weights_seen(box, outcome.execution_arn) == [10.0]
+    assert box.aliases(APP) == before
+    event = box.event_for(outcome.execution_arn)["detail"]
+    assert event["failed_state"] == "Judge Health"
+    assert "environment prod, step 1 of 2" in event["cause"]
+    assert "error rate" in event["cause"]
+    assert box.locks() == []
+
+
+def test_a_linear_shift_reaches_100_percent_on_a_good_build(
+    box: Sandbox, prod_config: dict[str, Any]
+) -> None:
+    linear = {"strategy": "linear", "percent": 50, "interval_seconds": 60}
+    with_prod(box, prod_config, traffic=linear, health=HEALTH)
+    variant = box.fresh_variant(APP, "greeting-api")
+
+    outcome = promote_under_traffic(box, variant, name="linear-good")
+
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert prod_weights_seen(box, outcome.execution_arn) == [50.0, 100.0]
+    assert box.aliases(APP)["prod"][1] == {}
+    assert box.build_answering(APP, "prod") == variant
+
+
+def test_a_canary_without_traffic_is_inconclusive_and_fails(
+    box: Sandbox, prod_config: dict[str, Any]
+) -> None:
+    """Nobody calls prod: the bake is extended once, then TooLittleTraffic. Never a pass."""
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 60}
+    with_prod(box, prod_config, traffic=canary, health=HEALTH)
+    before = box.aliases(APP)
+
+    outcome = promote_under_traffic(box, box.fresh_variant(APP, "greeting-api"), name="canary-idle", rate=0)
+
+    assert (outcome.status, outcome.error) == ("FAILED", "TooLittleTraffic"), outcome.cause
+    assert [s.name for s in outcome.states].count("Bake") == 2  # the bake, then one extension
+    assert box.aliases(APP) == before
+
+
+def test_a_guard_alarm_that_fires_mid_bake_stops_the_promotion(
+    box: Sandbox, prod_config: dict[str, Any], aws: LocalAws
+) -> None:
+    alarm = "greeting-checkout-errors"
+    box.aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="Greeting",
+        MetricName="CheckoutErrors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 120}
+    with_prod(box, prod_config, traffic=canary, health={**HEALTH, "guard_alarms": [alarm]})
+    before = box.aliases(APP)
+
+    with TrafficGenerator(box.urls[APP]["prod"] + "/hello?name=user-7", rate_per_second=USERS_PER_SECOND):
+        _, arn = box.upload_and_start(APP, box.fresh_variant(APP, "greeting-api"), name="canary-alarm")
+        box.wait_for_state(arn, "Bake")
+        aws.faults.set_alarm_state(alarm, "ALARM", "checkout errors above 1 a minute")
+        outcome = box.follow(arn)
+
+    assert (outcome.status, outcome.error) == ("FAILED", "HealthGateFailed"), outcome.cause
+    assert alarm in (outcome.cause or "")
+    assert box.aliases(APP) == before
