@@ -223,6 +223,17 @@ class Environment(Model):
         bakes = [step.bake_seconds for step in self.traffic.schedule() if step.bake_seconds]
         return max(((bake + delay) * (1 + extensions) for bake in bakes), default=0)
 
+    @property
+    def total_bake_seconds(self) -> int:
+        """The longest all of this environment's bakes may take, every extension used."""
+        delay = self.health.metrics_delay_seconds if self.health else 0
+        extensions = self.health.max_extensions if self.health else 0
+        return sum(
+            (step.bake_seconds + delay) * (1 + extensions)
+            for step in self.traffic.schedule()
+            if step.bake_seconds
+        )
+
     def check_bakes_fit(self, lock_timeout_seconds: int, where: str) -> None:
         """Refuse (ValueError naming ``<where>.traffic``) bakes that would outlast the lock."""
         limit = lock_timeout_seconds - BAKE_LOCK_MARGIN_SECONDS
@@ -233,6 +244,10 @@ class Environment(Model):
                 f"lock_timeout_seconds {lock_timeout_seconds} minus {BAKE_LOCK_MARGIN_SECONDS} s: shorten "
                 "the bakes, lower max_extensions or raise lock_timeout_seconds"
             )
+
+
+EXECUTION_SECONDS = 7200  # the state machine's TimeoutSeconds
+BAKES_SECONDS = EXECUTION_SECONDS - 1800  # half an hour is kept for deploys, tests and checks
 
 
 class PromotionConfig(Model):
@@ -280,6 +295,18 @@ class PromotionConfig(Model):
             names.add(env.name.lower())
             targets.add((env.function_name, env.alias))
             previous = env.function_name
+        return self
+
+    @model_validator(mode="after")
+    def _bakes_fit_the_execution(self) -> PromotionConfig:
+        total = sum(env.total_bake_seconds for env in self.environments)
+        if total > BAKES_SECONDS:
+            raise ValueError(
+                f"environments: the bakes may take up to {total} s in all (every extension used), more than "
+                f"the {BAKES_SECONDS} s a promotion may spend baking (the state machine ends an execution "
+                f"after {EXECUTION_SECONDS} s and keeps the rest for deploys, tests and checks): shorten the "
+                "bakes or lower max_extensions"
+            )
         return self
 
     def index_of(self, name: str) -> int | None:

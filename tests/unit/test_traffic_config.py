@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from promoter.config import Environment, PromotionConfig
+from promoter.config import BAKES_SECONDS, EXECUTION_SECONDS, Environment, PromotionConfig
 from promoter.models import PromotionRequest, describe_validation_error
 from promoter.traffic import HealthGate, TrafficStrategy
 
-from .support import config_document, load_event
+from .support import ROOT, config_document, load_event
 
 pytestmark = pytest.mark.unit
 
@@ -298,3 +299,30 @@ def test_a_plan_with_traffic_and_health_survives_its_round_trip() -> None:
     again = PromotionConfig.model_validate(config.model_dump(mode="json"))
 
     assert again == config
+
+
+def test_a_config_whose_bakes_outlast_the_lock_is_refused() -> None:
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 1100}
+    field, why = refusal(config_with_prod(traffic=canary, health={}))
+
+    assert field == "environments.2.traffic"
+    assert "a step may bake 3480 s" in why
+
+
+def test_a_config_whose_bakes_outlast_the_execution_is_refused() -> None:
+    """Each step fits the lock, but all the steps together would outlast the state machine's time limit."""
+    steps = [{"weight": w, "bake_seconds": 1000} for w in (5, 10, 20, 40, 60, 80)]
+    config = config_with_prod(traffic={"strategy": "steps", "steps": steps})
+
+    field, why = refusal(config)
+
+    assert field == "environments"
+    assert f"the bakes may take up to 6000 s in all, more than the {BAKES_SECONDS} s" in why.replace(
+        " (every extension used)", ""
+    )
+
+
+def test_the_bake_budget_is_taken_from_the_state_machines_own_time_limit() -> None:
+    asl = json.loads((ROOT / "statemachine" / "promotion.asl.json").read_text())
+
+    assert asl["TimeoutSeconds"] == EXECUTION_SECONDS
