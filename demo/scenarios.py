@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from demo import gates
 from demo.harness import Outcome, Sandbox, StateRun
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
@@ -410,6 +411,7 @@ class Demo:
                 stopped,
             ),
         ]
+        scenarios += gates.scenarios(self)
         for number, (title, expected, body) in enumerate(scenarios, 1):
             self.scenario(number, title, expected, body)
         return self.summary()

@@ -26,7 +26,7 @@ def test_every_demo_scenario_ends_as_announced() -> None:
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "14 of 14 scenarios as announced" in result.stdout
+    assert "18 of 18 scenarios as announced" in result.stdout
     for scenario in (
         "[1] A good build goes through every environment of greeting",
         "[2] A build that fails its tests is uploaded",
@@ -42,6 +42,10 @@ def test_every_demo_scenario_ends_as_announced() -> None:
         "[12] The S3 event of scenario 1 arrives twice",
         "[13] One function per environment",
         "[14] A promotion is stopped by hand halfway",
+        "[15] A canary: a build that fails real users, 10 % of prod's traffic",
+        "[16] A linear shift of a good build",
+        "[17] A canary that nobody calls",
+        "[18] A guard alarm fires mid-bake",
     ):
         assert f"ok  {scenario}" in result.stdout, scenario
     assert "✗ Run Tests" in result.stdout
