@@ -11,8 +11,9 @@
   ``None``, so the second one fails with ExecutionAlreadyExists).
 - How executions end (StopExecution, the definition's TimeoutSeconds, status-change events) is in
   ``_patches_sfn_lifecycle``; error names and payload limits in ``_patches_sfn_errors``; the callback
-  pattern (``.waitForTaskToken``, SendTask*) in ``_patches_sfn_callbacks``. All are installed with
-  this module.
+  pattern (``.waitForTaskToken``, SendTask*) in ``_patches_sfn_callbacks``; GetExecutionHistory
+  without re-serializing every event on every call in ``_patches_sfn_history``. All are installed
+  with this module.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-from . import _context, _patches_sfn_callbacks, _patches_sfn_errors, _patches_sfn_lifecycle
+from . import (
+    _context,
+    _patches_sfn_callbacks,
+    _patches_sfn_errors,
+    _patches_sfn_history,
+    _patches_sfn_lifecycle,
+)
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -116,6 +123,7 @@ def install() -> None:
     _patches_sfn_lifecycle.install()
     _patches_sfn_errors.install()
     _patches_sfn_callbacks.install()
+    _patches_sfn_history.install()
 
 
 def uninstall() -> None:
@@ -124,6 +132,7 @@ def uninstall() -> None:
     WaitFunction._wait_interval = _ORIGINAL["wait_interval"]  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ORIGINAL["retrier_time"])  # noqa: B010
     setattr(boto_client, "moto_server_port", _ORIGINAL["moto_server_port"])  # noqa: B010
+    _patches_sfn_history.uninstall()
     _patches_sfn_callbacks.uninstall()
     _patches_sfn_errors.uninstall()
     _patches_sfn_lifecycle.uninstall()

@@ -14,7 +14,8 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
   alarms are evaluated from the data when they are read (``_lambda_metrics``, ``_patches_cloudwatch``);
 - a WSGI middleware records every API call and answers injected faults (``_wsgi``);
 - API Gateway stages are served on the same port, at ``/restapis/<api>/<stage>/_user_request_/``
-  (``apigateway``).
+  (``apigateway``);
+- moto's host-to-service lookup is done once per host instead of once per request (``_Dispatcher``).
 
 Only one LocalAws runs per process at a time because moto's backends are process-global.
 """
@@ -67,6 +68,30 @@ class _QuietRequestHandler(MotoRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             LOG.debug(message, *args)
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host.
+
+    moto works it out on every request, under one lock that every request takes: it lists its own
+    package directory (a ``stat`` per service) and then tries each service's URL patterns, about
+    1.5 ms per request. The answer depends on the host alone, so it is worked out once per host.
+    """
+
+    _MAX_HOSTS = 1024
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._backend_of_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host in self._backend_of_host:  # called with self.lock held
+            return self._backend_of_host[host]
+        backend = super().get_backend_for_host(host)
+        if len(self._backend_of_host) >= self._MAX_HOSTS:
+            self._backend_of_host.clear()
+        self._backend_of_host[host] = backend
+        return backend
 
 
 class LocalAws:
@@ -132,7 +157,7 @@ class LocalAws:
         runtime_box: list[LambdaRuntime] = []
         app = StageRouter(
             ApiMiddleware(
-                DomainDispatcherApplication(create_backend_app),
+                _Dispatcher(create_backend_app),
                 self.api_calls,
                 self.faults,
                 lambda app_id: runtime_box[0].resolve_app_id(app_id) if runtime_box else None,
