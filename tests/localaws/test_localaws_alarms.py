@@ -120,7 +120,7 @@ def alarm_has_data(aws: LocalAws, function: str) -> bool:
 
 
 def test_m_out_of_n_data_points_and_partial_data(aws: LocalAws) -> None:
-    aws.wait_scale = 1.0  # five-minute periods at the real pace: none ends during the test
+    aws.wait_scale = 1.0  # hour-long periods at the real pace: one ends during the test once in 3,600 runs
     cloudwatch = aws.client("cloudwatch")
     metric = unique("latency")
     name = unique("m-of-n")
@@ -129,7 +129,7 @@ def test_m_out_of_n_data_points_and_partial_data(aws: LocalAws) -> None:
         Namespace=NAMESPACE,
         MetricName=metric,
         Statistic="Maximum",
-        Period=300,
+        Period=3600,
         EvaluationPeriods=3,
         DatapointsToAlarm=2,
         Threshold=10,
@@ -137,7 +137,7 @@ def test_m_out_of_n_data_points_and_partial_data(aws: LocalAws) -> None:
     )
 
     def put(value: float, periods_ago: int) -> None:
-        when = datetime.fromtimestamp(aws.now() - periods_ago * 300, UTC)
+        when = datetime.fromtimestamp(aws.now() - periods_ago * 3600, UTC)
         cloudwatch.put_metric_data(
             Namespace=NAMESPACE, MetricData=[{"MetricName": metric, "Value": value, "Timestamp": when}]
         )

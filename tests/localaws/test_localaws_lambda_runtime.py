@@ -194,7 +194,9 @@ def test_event_invocations_return_202_and_run_in_the_background(aws: LocalAws) -
     assert response["StatusCode"] == 202
     body = wait_for(lambda: _object(aws, bucket, "event"))
     assert json.loads(body) == {"bucket": bucket}
-    assert aws.invocations.filter(function_name=name)[0].invocation_type == "Event"
+    # The invocation is recorded once the handler has returned, a moment after its object appears.
+    [recorded] = wait_for(lambda: aws.invocations.filter(function_name=name))
+    assert recorded.invocation_type == "Event"
 
 
 def test_invalid_json_payload_is_rejected(aws: LocalAws) -> None:
