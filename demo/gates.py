@@ -80,10 +80,16 @@ def scenarios(demo: Demo) -> list[Scenario]:
         demo.check(result, "the event names the gate", "error rate" in cause and "step 1 of 2" in cause, True)
         demo.show_aliases(APP)
 
+    def hotfix(variant: str, name: str) -> dict[str, Any]:
+        """A request straight to prod (its tests and checks still run there): the bake is what matters."""
+        build = box.upload_build(APP, variant, prefix="releases/", name=name)
+        return {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": name}
+
     def linear(result: Result) -> None:
         variant = box.fresh_variant(APP, "greeting-api")
+        request = hotfix(variant, "linear")
         with prod_moves({"strategy": "linear", "percent": 50, "interval_seconds": 30}, HEALTH), real_users():
-            outcome = demo.upload(APP, variant)
+            outcome = demo.by_hand(request)
         demo.check(result, "status", outcome.status, "SUCCEEDED")
         demo.check(result, "steps", prod_weights(outcome.execution_arn), [50.0, 100.0])
         demo.check(result, "PROD without routing", box.aliases(APP)["prod"][1], {})
@@ -92,8 +98,9 @@ def scenarios(demo: Demo) -> list[Scenario]:
 
     def no_traffic(result: Result) -> None:
         before = box.aliases(APP)
+        request = hotfix(box.fresh_variant(APP, "greeting-api"), "idle-canary")
         with prod_moves({**CANARY, "bake_seconds": 30}, HEALTH), real_users(rate=0):
-            outcome = demo.upload(APP, box.fresh_variant(APP, "greeting-api"))
+            outcome = demo.by_hand(request)
         rolled_back_at_the_gate(result, outcome, before, "TooLittleTraffic")
         demo.check(result, "bakes (one extension)", [s.name for s in outcome.states].count("Bake"), 2)
 
@@ -114,12 +121,12 @@ def scenarios(demo: Demo) -> list[Scenario]:
             prod_moves({**CANARY, "bake_seconds": 90}, {**HEALTH, "guard_alarms": [GUARD_ALARM]}),
             real_users(),
         ):
-            _, arn = box.upload_and_start(APP, box.fresh_variant(APP, "greeting-api"))
+            arn = box.start_by_hand(hotfix(box.fresh_variant(APP, "greeting-api"), "guarded-canary"))
             box.wait_for_state(arn, "Bake")
             demo.say(f"    mid-bake, the alarm {GUARD_ALARM} goes to ALARM")
             box.aws.faults.set_alarm_state(GUARD_ALARM, "ALARM", "checkout errors above 1 a minute")
             try:
-                outcome = demo.follow(arn, "the S3 Object Created event")
+                outcome = demo.follow(arn, "StartExecution")
             finally:
                 box.aws.faults.clear()
         rolled_back_at_the_gate(result, outcome, before, "HealthGateFailed")
@@ -131,14 +138,18 @@ def scenarios(demo: Demo) -> list[Scenario]:
             "its own error rate fails the gate at the first step; prod never above 10 %; put back exactly",
             bad_canary,
         ),
-        ("A linear shift of a good build", "prod at 50 %, then 100 %, each step judged", linear),
         (
-            "A canary that nobody calls",
+            "A linear shift of a good build (a hotfix to prod)",
+            "prod at 50 %, then 100 %, each step judged",
+            linear,
+        ),
+        (
+            "A canary that nobody calls (a hotfix to prod)",
             "too little traffic is inconclusive: one more bake, then TooLittleTraffic, rolled back",
             no_traffic,
         ),
         (
-            "A guard alarm fires mid-bake",
+            "A guard alarm fires mid-bake (a hotfix to prod)",
             "the gate fails naming the alarm; prod put back exactly",
             guard_alarm,
         ),

@@ -1,10 +1,11 @@
 """Traffic shifting under health gates, through the real ASL and handlers, with real traffic.
 
-Given greeting's prod environment configured as a canary or a linear shift (stage stays all at once), when a
-build is uploaded while a traffic generator calls prod's stage URL, then the new version's own metrics
-(Invocations and Errors by ExecutedVersion, recorded by the local AWS for every invoke) decide: a build that
-fails real users is stopped at the first step, a good one reaches 100 %, too little traffic is never a pass,
-and a guard alarm that fires mid-bake stops the promotion. A failed gate leaves every alias exactly as it was.
+Given greeting's prod environment configured as a canary or a linear shift, when a build goes to prod (a
+hotfix: its tests and checks run there) while a traffic generator calls prod's stage URL, then the new
+version's own metrics (Invocations and Errors by ExecutedVersion, recorded by the local AWS for every invoke)
+decide: a build that fails real users is stopped at the first step, a good one reaches 100 %, too little
+traffic is never a pass, and a guard alarm that fires mid-bake stops the promotion. A failed gate leaves every
+alias exactly as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from localaws import LocalAws, TrafficGenerator
 pytestmark = pytest.mark.statemachine
 
 APP = "greeting"
-# Bakes are simulated minutes; at this scale a 120 s bake lasts 6 real seconds, long enough for the traffic
+# Bakes are simulated minutes; at this scale a 60 s bake lasts 3 real seconds, long enough for the traffic
 # generator (real seconds) to send the new version enough requests to judge.
 WAIT_SCALE = 0.05
 USERS_PER_SECOND = 25
@@ -50,11 +51,13 @@ def with_prod(box: Sandbox, config: dict[str, Any], **prod: Any) -> None:
 
 
 def promote_under_traffic(box: Sandbox, variant: str, name: str, rate: float = USERS_PER_SECOND) -> Outcome:
-    """Upload ``variant`` and follow its promotion while real users call prod (``rate`` requests a second)."""
+    """A hotfix of ``variant`` straight to prod (its tests and checks still run there), followed while real
+    users call prod (``rate`` requests a second)."""
     url = box.urls[APP]["prod"] + "/hello?name=user-7"
+    build = box.upload_build(APP, variant, prefix="releases/", name=name)
+    request = {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": name}
     with TrafficGenerator(url, rate_per_second=rate) if rate else contextlib.nullcontext():
-        _, arn = box.upload_and_start(APP, variant, name=name)
-        return box.follow(arn)
+        return box.follow(box.start_by_hand(request))
 
 
 def prod_weights_seen(box: Sandbox, arn: str) -> list[float]:
@@ -77,7 +80,7 @@ def test_a_canary_stops_a_build_that_fails_real_users_at_the_first_step(
     """The build passes its tests and stage's checks, but raises for real users' names. Prod takes 10 % and
     bakes; the new version's error rate fails the gate; prod never gets more than 10 %, and every alias is
     back exactly as it was."""
-    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 120}
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 60}
     with_prod(box, prod_config, traffic=canary, health=HEALTH)
     before = box.aliases(APP)
 
@@ -96,7 +99,7 @@ def test_a_canary_stops_a_build_that_fails_real_users_at_the_first_step(
 def test_a_linear_shift_reaches_100_percent_on_a_good_build(
     box: Sandbox, prod_config: dict[str, Any]
 ) -> None:
-    linear = {"strategy": "linear", "percent": 50, "interval_seconds": 60}
+    linear = {"strategy": "linear", "percent": 50, "interval_seconds": 30}
     with_prod(box, prod_config, traffic=linear, health=HEALTH)
     variant = box.fresh_variant(APP, "greeting-api")
 
@@ -112,7 +115,7 @@ def test_a_canary_without_traffic_is_inconclusive_and_fails(
     box: Sandbox, prod_config: dict[str, Any]
 ) -> None:
     """Nobody calls prod: the bake is extended once, then TooLittleTraffic. Never a pass."""
-    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 60}
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 30}
     with_prod(box, prod_config, traffic=canary, health=HEALTH)
     before = box.aliases(APP)
 
@@ -138,12 +141,14 @@ def test_a_guard_alarm_that_fires_mid_bake_stops_the_promotion(
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
     )
-    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 120}
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 90}
     with_prod(box, prod_config, traffic=canary, health={**HEALTH, "guard_alarms": [alarm]})
     before = box.aliases(APP)
+    build = box.upload_build(APP, box.fresh_variant(APP, "greeting-api"), prefix="releases/", name="alarm")
+    request = {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": "canary-alarm"}
 
     with TrafficGenerator(box.urls[APP]["prod"] + "/hello?name=user-7", rate_per_second=USERS_PER_SECOND):
-        _, arn = box.upload_and_start(APP, box.fresh_variant(APP, "greeting-api"), name="canary-alarm")
+        arn = box.start_by_hand(request)
         box.wait_for_state(arn, "Bake")
         aws.faults.set_alarm_state(alarm, "ALARM", "checkout errors above 1 a minute")
         outcome = box.follow(arn)
