@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from localaws import TrafficGenerator
 
 if TYPE_CHECKING:
+    from demo.harness import Sandbox
     from demo.scenarios import Demo, Result
 
 APP = "greeting"
@@ -23,8 +24,42 @@ USERS_PER_SECOND = 25
 HEALTH = {"max_error_rate": 0.05, "min_invocations": 5, "max_extensions": 1, "metrics_delay_seconds": 0}
 CANARY = {"strategy": "canary", "percent": 10, "bake_seconds": 60}
 GUARD_ALARM = "greeting-checkout-errors"
+USERS_PATH = "/hello?name=user-7"  # the names real users send (fails-real-users fails them)
 
 Scenario = tuple[str, str, Callable[["Result"], None]]
+
+
+def hotfix_to_prod(box: Sandbox, variant: str, name: str) -> dict[str, Any]:
+    """A request straight to prod (its tests and checks still run there), for a build under releases/."""
+    build = box.upload_build(APP, variant, prefix="releases/", name=name)
+    return {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": name}
+
+
+def prod_weights(box: Sandbox, arn: str) -> list[float]:
+    """The weight of the new version at every step prod's alias took, from Update Alias's outputs."""
+    weights = []
+    for event in box.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "Update Alias":
+            traffic = json.loads(details["output"])["alias"]["traffic"]
+            if traffic["environment"] == "prod":
+                weights.append(traffic["weight"])
+    return weights
+
+
+def add_guard_alarm(box: Sandbox, name: str) -> None:
+    """An alarm of the app's own (checkout errors), quiet until a fault sets it: what a team guards with."""
+    box.aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="Greeting",
+        MetricName="CheckoutErrors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
 
 
 def scenarios(demo: Demo) -> list[Scenario]:
@@ -48,19 +83,13 @@ def scenarios(demo: Demo) -> list[Scenario]:
             demo.say("    nobody calls prod")
             yield None
             return
-        demo.say(f"    {rate:g} users a second call prod's stage URL (GET /hello?name=user-7)")
-        with TrafficGenerator(box.urls[APP]["prod"] + "/hello?name=user-7", rate_per_second=rate) as users:
+        demo.say(f"    {rate:g} users a second call prod's stage URL (GET {USERS_PATH})")
+        with TrafficGenerator(box.urls[APP]["prod"] + USERS_PATH, rate_per_second=rate) as users:
             yield users
         demo.say(f"    answers to the users: {dict(sorted(users.counts.items()))}")
 
-    def prod_weights(arn: str) -> list[float]:
-        weights = []
-        for event in box.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
-            details = event.get("stateExitedEventDetails") or {}
-            if details.get("name") == "Update Alias":
-                traffic = json.loads(details["output"])["alias"]["traffic"]
-                if traffic["environment"] == "prod":
-                    weights.append(traffic["weight"])
+    def weights_shown(arn: str) -> list[float]:
+        weights = prod_weights(box, arn)
         demo.say(f"    prod's weights for the new version, step by step: {weights}")
         return weights
 
@@ -75,53 +104,40 @@ def scenarios(demo: Demo) -> list[Scenario]:
         with prod_moves(CANARY, HEALTH), real_users():
             outcome = demo.upload(APP, "fails-real-users")
         rolled_back_at_the_gate(result, outcome, before, "HealthGateFailed")
-        demo.check(result, "prod never above 10 %", prod_weights(outcome.execution_arn), [10.0])
+        demo.check(result, "prod never above 10 %", weights_shown(outcome.execution_arn), [10.0])
         cause = box.event_for(outcome.execution_arn)["detail"]["cause"]
         demo.check(result, "the event names the gate", "error rate" in cause and "step 1 of 2" in cause, True)
         demo.show_aliases(APP)
 
-    def hotfix(variant: str, name: str) -> dict[str, Any]:
-        """A request straight to prod (its tests and checks still run there): the bake is what matters."""
-        build = box.upload_build(APP, variant, prefix="releases/", name=name)
-        return {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": name}
-
     def linear(result: Result) -> None:
         variant = box.fresh_variant(APP, "greeting-api")
-        request = hotfix(variant, "linear")
+        request = hotfix_to_prod(box, variant, "linear")
         with prod_moves({"strategy": "linear", "percent": 50, "interval_seconds": 30}, HEALTH), real_users():
             outcome = demo.by_hand(request)
         demo.check(result, "status", outcome.status, "SUCCEEDED")
-        demo.check(result, "steps", prod_weights(outcome.execution_arn), [50.0, 100.0])
+        demo.check(result, "steps", weights_shown(outcome.execution_arn), [50.0, 100.0])
         demo.check(result, "PROD without routing", box.aliases(APP)["prod"][1], {})
         demo.check(result, "prod answers", box.build_answering(APP, "prod"), variant)
         demo.show_aliases(APP)
 
     def no_traffic(result: Result) -> None:
         before = box.aliases(APP)
-        request = hotfix(box.fresh_variant(APP, "greeting-api"), "idle-canary")
+        request = hotfix_to_prod(box, box.fresh_variant(APP, "greeting-api"), "idle-canary")
         with prod_moves({**CANARY, "bake_seconds": 30}, HEALTH), real_users(rate=0):
             outcome = demo.by_hand(request)
         rolled_back_at_the_gate(result, outcome, before, "TooLittleTraffic")
         demo.check(result, "bakes (one extension)", [s.name for s in outcome.states].count("Bake"), 2)
 
     def guard_alarm(result: Result) -> None:
-        box.aws.client("cloudwatch").put_metric_alarm(
-            AlarmName=GUARD_ALARM,
-            Namespace="Greeting",
-            MetricName="CheckoutErrors",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            TreatMissingData="notBreaching",
-        )
+        add_guard_alarm(box, GUARD_ALARM)
         before = box.aliases(APP)
         with (
             prod_moves({**CANARY, "bake_seconds": 90}, {**HEALTH, "guard_alarms": [GUARD_ALARM]}),
             real_users(),
         ):
-            arn = box.start_by_hand(hotfix(box.fresh_variant(APP, "greeting-api"), "guarded-canary"))
+            arn = box.start_by_hand(
+                hotfix_to_prod(box, box.fresh_variant(APP, "greeting-api"), "guarded-canary")
+            )
             box.wait_for_state(arn, "Bake")
             demo.say(f"    mid-bake, the alarm {GUARD_ALARM} goes to ALARM")
             box.aws.faults.set_alarm_state(GUARD_ALARM, "ALARM", "checkout errors above 1 a minute")

@@ -328,14 +328,7 @@ def point_alias(
     Idempotent: if the alias already points there (a retry of this step), nothing is written.
     """
     target = before.model_copy(update={"function_version": version, "additional_version_weights": {}})
-    changed = _move_alias(lambda_client, before, expected or before, target)
-    return AliasUpdate(
-        function_name=before.function_name,
-        alias=before.alias,
-        version=version,
-        previous=before,
-        changed=changed,
-    )
+    return _step_alias(lambda_client, before, expected, target, version)
 
 
 def weighted_target(before: AliasState, version: str, weight: float) -> AliasState:
@@ -348,7 +341,12 @@ def route_to_version(
 ) -> AliasUpdate:
     """Send ``weight`` percent (0 < weight < 100) of the alias's traffic to ``version``; the rest stays on
     the version the snapshot ``before`` had. Guarded like :func:`point_alias`; idempotent too."""
-    target = weighted_target(before, version, weight)
+    return _step_alias(lambda_client, before, expected, weighted_target(before, version, weight), version)
+
+
+def _step_alias(
+    lambda_client: Any, before: AliasState, expected: AliasState | None, target: AliasState, version: str
+) -> AliasUpdate:
     changed = _move_alias(lambda_client, before, expected or before, target)
     return AliasUpdate(
         function_name=before.function_name,

@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from demo.gates import (
+    APP,
+    HEALTH,
+    USERS_PATH,
+    USERS_PER_SECOND,
+    add_guard_alarm,
+    hotfix_to_prod,
+    prod_weights,
+)
 from demo.harness import Outcome, Sandbox
 from localaws import LocalAws, TrafficGenerator
 
 pytestmark = pytest.mark.statemachine
 
-APP = "greeting"
 # Bakes are simulated minutes; at this scale a 60 s bake lasts 3 real seconds, long enough for the traffic
 # generator (real seconds) to send the new version enough requests to judge.
 WAIT_SCALE = 0.05
-USERS_PER_SECOND = 25
-HEALTH = {"max_error_rate": 0.05, "min_invocations": 5, "max_extensions": 1, "metrics_delay_seconds": 0}
 
 
 @pytest.fixture
@@ -51,27 +56,11 @@ def with_prod(box: Sandbox, config: dict[str, Any], **prod: Any) -> None:
 
 
 def promote_under_traffic(box: Sandbox, variant: str, name: str, rate: float = USERS_PER_SECOND) -> Outcome:
-    """A hotfix of ``variant`` straight to prod (its tests and checks still run there), followed while real
-    users call prod (``rate`` requests a second)."""
-    url = box.urls[APP]["prod"] + "/hello?name=user-7"
-    build = box.upload_build(APP, variant, prefix="releases/", name=name)
-    request = {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": name}
-    with TrafficGenerator(url, rate_per_second=rate) if rate else contextlib.nullcontext():
+    """A hotfix of ``variant`` straight to prod, followed while real users call prod (``rate`` a second)."""
+    request = hotfix_to_prod(box, variant, name)
+    users = TrafficGenerator(box.urls[APP]["prod"] + USERS_PATH, rate_per_second=rate) if rate else None
+    with users or contextlib.nullcontext():
         return box.follow(box.start_by_hand(request))
-
-
-def prod_weights_seen(box: Sandbox, arn: str) -> list[float]:
-    """The weight of the new version at every step prod's alias took (from the history, state by state)."""
-    history = box.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    weights = []
-    for event in history:
-        details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") != "Update Alias":
-            continue
-        alias = json.loads(details["output"])["alias"]
-        if alias["traffic"]["environment"] == "prod":
-            weights.append(alias["traffic"]["weight"])
-    return weights
 
 
 def test_a_canary_stops_a_build_that_fails_real_users_at_the_first_step(
@@ -87,7 +76,7 @@ def test_a_canary_stops_a_build_that_fails_real_users_at_the_first_step(
     outcome = promote_under_traffic(box, "fails-real-users", name="canary-bad")
 
     assert (outcome.status, outcome.error) == ("FAILED", "HealthGateFailed"), outcome.cause
-    assert prod_weights_seen(box, outcome.execution_arn) == [10.0]
+    assert prod_weights(box, outcome.execution_arn) == [10.0]
     assert box.aliases(APP) == before
     event = box.event_for(outcome.execution_arn)["detail"]
     assert event["failed_state"] == "Judge Health"
@@ -106,7 +95,7 @@ def test_a_linear_shift_reaches_100_percent_on_a_good_build(
     outcome = promote_under_traffic(box, variant, name="linear-good")
 
     assert outcome.status == "SUCCEEDED", outcome.cause
-    assert prod_weights_seen(box, outcome.execution_arn) == [50.0, 100.0]
+    assert prod_weights(box, outcome.execution_arn) == [50.0, 100.0]
     assert box.aliases(APP)["prod"][1] == {}
     assert box.build_answering(APP, "prod") == variant
 
@@ -130,24 +119,13 @@ def test_a_guard_alarm_that_fires_mid_bake_stops_the_promotion(
     box: Sandbox, prod_config: dict[str, Any], aws: LocalAws
 ) -> None:
     alarm = "greeting-checkout-errors"
-    box.aws.client("cloudwatch").put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="Greeting",
-        MetricName="CheckoutErrors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-    )
+    add_guard_alarm(box, alarm)
     canary = {"strategy": "canary", "percent": 10, "bake_seconds": 90}
     with_prod(box, prod_config, traffic=canary, health={**HEALTH, "guard_alarms": [alarm]})
     before = box.aliases(APP)
-    build = box.upload_build(APP, box.fresh_variant(APP, "greeting-api"), prefix="releases/", name="alarm")
-    request = {"app": APP, "artifact": box.artifact_of(build), "hotfix": "prod", "reason": "canary-alarm"}
+    request = hotfix_to_prod(box, box.fresh_variant(APP, "greeting-api"), "canary-alarm")
 
-    with TrafficGenerator(box.urls[APP]["prod"] + "/hello?name=user-7", rate_per_second=USERS_PER_SECOND):
+    with TrafficGenerator(box.urls[APP]["prod"] + USERS_PATH, rate_per_second=USERS_PER_SECOND):
         arn = box.start_by_hand(request)
         box.wait_for_state(arn, "Bake")
         aws.faults.set_alarm_state(alarm, "ALARM", "checkout errors above 1 a minute")

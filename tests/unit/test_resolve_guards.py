@@ -196,16 +196,11 @@ def test_a_newer_build_than_prods_is_promoted(world: World, greeting: None, cont
     assert plan["allow_older"] is False
 
 
-def test_an_object_without_a_version_id_is_refused(world: World, context: LambdaContext) -> None:
+def test_an_object_without_a_version_id_is_refused(
+    world: World, greeting: None, context: LambdaContext
+) -> None:
     """Low 9: a plan must name immutable bytes. In a bucket whose versioning is suspended, a new object has no
     version id ("null"): Resolve Request refuses it naming artifact.version_id."""
-    world.create_function("greeting-api")
-    version = world.publish("greeting-api")
-    for alias in ("STAGE", "PROD"):
-        world.create_alias("greeting-api", alias, version)
-    world.create_alias("greeting-api", "DEV", "$LATEST")
-    world.create_function("greeting-api-tests")
-    world.put_config("greeting", config_document())
     world.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
     world.s3.put_object(Bucket=BUCKET, Key=KEY, Body=zip_bytes("build 42"))
 
