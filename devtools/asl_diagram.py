@@ -47,10 +47,28 @@ def render(definition: dict[str, Any], rollback_state: str = "Roll Back") -> str
 
 
 def _label(choice: dict[str, Any]) -> str:
+    """``BooleanEquals true`` for a single rule; ``approval = 'alias_moves' and no approval`` for And."""
+    if "And" in choice:
+        rules = choice["And"]
+        compared = {rule.get("Variable") for rule in rules if "IsPresent" not in rule}
+        shown = [
+            rule
+            for rule in rules
+            if rule.get("IsPresent") is not True or rule.get("Variable") not in compared
+        ]
+        return " and ".join(_condition(rule) for rule in shown)
     for key, value in choice.items():
         if key not in {"Variable", "Next"}:
             return f"{key} {json.dumps(value)}".replace('"', "'")
     return "?"
+
+
+def _condition(rule: dict[str, Any]) -> str:
+    name = str(rule.get("Variable", "?")).rsplit(".", 1)[-1]
+    if "IsPresent" in rule:
+        return name if rule["IsPresent"] else f"no {name}"
+    value = next((v for k, v in rule.items() if k != "Variable"), None)
+    return f"{name} = {json.dumps(value)}".replace('"', "'")
 
 
 def embed(readme: str, diagram: str) -> str:

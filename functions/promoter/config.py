@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from promoter.approval import ApprovalGate
 from promoter.models import ALIAS_NAME, APP_NAME, FUNCTION_NAME, Model
 from promoter.traffic import BAKE_LOCK_MARGIN_SECONDS, HealthGate, TrafficStrategy
 
@@ -177,7 +178,8 @@ class Environment(Model):
     ``follows_latest``: the alias points at ``$LATEST`` (a development environment): deploying the code is
     what updates it, so its alias is never moved; its tests and checks still run.
     ``traffic``: how the alias takes the new version (all at once, or in steps with a bake after each);
-    ``health``: what each bake must show (without it a bake is a timed wait with the HTTP checks only).
+    ``health``: what each bake must show (without it a bake is a timed wait with the HTTP checks only);
+    ``approval``: a person must approve before the alias moves, or before its last step.
     """
 
     name: Annotated[str, Field(pattern=ENVIRONMENT_NAME)]
@@ -188,6 +190,7 @@ class Environment(Model):
     checks: Annotated[list[EndpointCheck], Field(max_length=20)] = Field(default_factory=list)
     traffic: TrafficStrategy = Field(default_factory=TrafficStrategy)
     health: HealthGate | None = None
+    approval: ApprovalGate | None = None
 
     @model_validator(mode="after")
     def _checks_fit_the_task(self) -> Environment:
@@ -212,7 +215,21 @@ class Environment(Model):
                 "health: all_at_once has no bake for the gate to judge: give a traffic strategy with steps "
                 "(canary, linear or steps), or leave health out"
             )
+        if self.approval is not None and self.follows_latest:
+            raise ValueError(
+                "approval: an alias that follows $LATEST never moves, so there is nothing to approve: put "
+                "the approval on the next environment"
+            )
+        if self.approval is not None and self.approval.before == "last_step" and not self.shifts_in_steps:
+            raise ValueError(
+                "approval.before: last_step is the step to 100 % after the bakes, and all_at_once has only "
+                "that one step: use alias_moves, or give a traffic strategy with steps"
+            )
         return self
+
+    @property
+    def shifts_in_steps(self) -> bool:
+        return len(self.traffic.schedule()) > 1
 
     @property
     def longest_bake_seconds(self) -> int:
@@ -246,8 +263,9 @@ class Environment(Model):
             )
 
 
-EXECUTION_SECONDS = 7200  # the state machine's TimeoutSeconds
-BAKES_SECONDS = EXECUTION_SECONDS - 1800  # half an hour is kept for deploys, tests and checks
+EXECUTION_SECONDS = 7 * 86_400  # the state machine's TimeoutSeconds
+WORK_SECONDS = 1800  # kept for deploys, tests and checks
+WAITS_SECONDS = EXECUTION_SECONDS - WORK_SECONDS  # every bake and approval wait of one promotion
 
 
 class PromotionConfig(Model):
@@ -298,14 +316,15 @@ class PromotionConfig(Model):
         return self
 
     @model_validator(mode="after")
-    def _bakes_fit_the_execution(self) -> PromotionConfig:
-        total = sum(env.total_bake_seconds for env in self.environments)
-        if total > BAKES_SECONDS:
+    def _waits_fit_the_execution(self) -> PromotionConfig:
+        bakes = sum(env.total_bake_seconds for env in self.environments)
+        approvals = sum(env.approval.timeout_seconds for env in self.environments if env.approval)
+        if bakes + approvals > WAITS_SECONDS:
             raise ValueError(
-                f"environments: the bakes may take up to {total} s in all (every extension used), more than "
-                f"the {BAKES_SECONDS} s a promotion may spend baking (the state machine ends an execution "
-                f"after {EXECUTION_SECONDS} s and keeps the rest for deploys, tests and checks): shorten the "
-                "bakes or lower max_extensions"
+                f"environments: the bakes (every extension used, {bakes} s) and the approval timeouts "
+                f"({approvals} s) may take {bakes + approvals} s in all, more than the {WAITS_SECONDS} s a "
+                f"promotion may spend waiting (the state machine ends an execution after {EXECUTION_SECONDS} "
+                f"s and keeps {WORK_SECONDS} s for deploys, tests and checks): shorten them"
             )
         return self
 

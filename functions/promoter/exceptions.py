@@ -181,3 +181,21 @@ class HealthGateFailed(PromotionError):
 class TooLittleTraffic(PromotionError):
     """The new version got fewer invocations than the gate's minimum, even after every extension of the
     bake: too little traffic is inconclusive, never a pass (unless the config accepts it)."""
+
+
+class ApprovalMissing(PromotionError):
+    """An alias move that needs a person's approval found none decided APPROVED in the table (whatever
+    woke the waiting execution). Raised before the alias moves."""
+
+
+class ApprovalNotPending(PromotionError):
+    """The operator URL was asked to decide an approval that is not waiting (decided, timed out, or never
+    asked)."""
+
+
+class NotAnApprover(PromotionError):
+    """The caller, as IAM authenticated them, matches none of the environment's ``approval.approvers``."""
+
+
+class SelfApprovalRefused(PromotionError):
+    """The caller started this promotion and the config does not allow self-approval."""

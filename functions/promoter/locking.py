@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from promoter import approvals
 from promoter.exceptions import (
     DuplicateRequest,
     LockLost,
@@ -412,15 +413,16 @@ def read_promotion(table: PromotionsTable, execution_id: str) -> PromotionItem |
     return table.get(PromotionItem, promotion_key(execution_id))
 
 
-def renew(table: PromotionsTable, plan: Plan, now: float | None = None) -> int:
+def renew(table: PromotionsTable, plan: Plan, now: float | None = None, waiting_seconds: int = 0) -> int:
     """Fencing and heartbeat for the steps that change a function: extend this execution's locks.
 
     The lock is extended only while this execution still holds it and it has not expired; otherwise
     :class:`LockLost`, and the step changes nothing. Because every changing step renews it, a lock only
     has to outlast the longest gap between two such steps (tests run up to 840 s), not the whole promotion.
+    ``waiting_seconds``: a wait for a person comes next (an approval), the lock outlasts it too.
     """
     now = time.time() if now is None else now
-    expires_at = int(now) + plan.config.lock_timeout_seconds
+    expires_at = int(now) + plan.config.lock_timeout_seconds + waiting_seconds
     for function_name in plan.target_functions:
         blocker = table.update_if(
             lock_key(function_name),
@@ -550,11 +552,20 @@ def finish(
                 **({"reason": plan.reason} if plan.reason else {}),
                 **({"allow_older": "true"} if plan.allow_older else {}),
                 **({"skip_bakes": "true"} if plan.skip_bakes else {}),
+                **_who_started_and_approved(table, plan.execution_id),
                 **detail,
             },
         ),
         "PutItem history",
     )
+
+
+def _who_started_and_approved(table: PromotionsTable, execution: str) -> dict[str, str]:
+    started_by = approvals.starter_of(table, execution)
+    return {
+        **({"started_by": started_by} if started_by else {}),
+        **approvals.history_detail(table, execution),
+    }
 
 
 def describe_artifact(plan: Plan) -> str:

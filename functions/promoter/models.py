@@ -183,6 +183,8 @@ class TrafficState(Model):
     extensions: Annotated[int, Field(ge=0)] = 0
     verdict: Literal["shifted", "pass", "extend"] = "shifted"
     figures: dict[str, Any] | None = None
+    # The next step is the last (100 %) and the environment's approval is asked before it.
+    approval_due: bool = False
 
 
 class AliasUpdate(Model):

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from promoter import locking, notify
+from promoter import approvals, locking, notify
 from promoter.aws import client, transient_errors
 from promoter.exceptions import OutcomeNotAnnounced, RollbackIncomplete, TransientAwsError
 from promoter.handler import logger, metrics
@@ -144,7 +144,13 @@ def failed_state(failures: dict[str, Any]) -> tuple[str, Failure]:
     if not failures:
         return "Unknown", Failure()
     key, value = next(iter(failures.items()))
-    return camel_to_state_name(key), Failure.model_validate(value if isinstance(value, dict) else {})
+    state = camel_to_state_name(key)
+    failure = Failure.model_validate(value if isinstance(value, dict) else {})
+    if state == approvals.WAIT_STATE and failure.Error == "States.Timeout":
+        failure = Failure(
+            Error=approvals.TIMED_OUT_ERROR, Cause="no approval decision within approval.timeout_seconds"
+        )
+    return state, failure
 
 
 def roll_back(
@@ -209,6 +215,10 @@ def roll_back(
         for a in not_configured
     ] + [f"{a.function_name}:{a.alias} left moved: {error}" for a, error in problems]
     latest_restored, latest_not_restored = restore_latest(lambda_client, s3_client, ending, final_attempt)
+    approvals.close_unanswered(
+        ending.table, ending.execution_id, timed_out=failure.Error == approvals.TIMED_OUT_ERROR
+    )
+    decisions = approvals.history_detail(ending.table, ending.execution_id)
     detail = {
         **(_request_detail(plan) if plan else {"app": None, "execution": ending.execution_id}),
         "failed_state": state,
@@ -219,6 +229,7 @@ def roll_back(
         "rollback_problems": problem_text,
         "locks_kept": bool(problem_text) and plan is not None,
         "input": _truncated(trigger) if plan is None else None,
+        **({"approvals": decisions} if decisions else {}),
     }
     if latest_restored or latest_not_restored:
         detail["latest_restored"] = latest_restored

@@ -26,6 +26,9 @@ class Step(Model):
     follows_latest: bool = False
     deploy: bool  # the first environment of its function on this route: the code is deployed here
     last: bool
+    # When a person must approve: on arriving here, before the step to 100 % after the bakes, or never.
+    approval: Literal["alias_moves", "last_step", "none"] = "none"
+    approval_timeout_seconds: int = 0
 
 
 class StepPreview(Model):
@@ -68,11 +71,17 @@ class Plan(Model):
         return sorted({step.function_name for step in self.environments})
 
 
-def route(config: PromotionConfig, first: int, last: int) -> list[Step]:
-    """The steps from environment ``first`` to ``last`` (inclusive), deploying once per function."""
+def route(config: PromotionConfig, first: int, last: int, *, all_at_once: bool = False) -> list[Step]:
+    """The steps from environment ``first`` to ``last`` (inclusive), deploying once per function.
+
+    ``all_at_once``: this execution moves every alias in one step (a rollback, a hotfix that skips the
+    bakes), so an approval asked for before the last step is asked before the only one."""
     steps: list[Step] = []
     for index in range(first, last + 1):
         env = config.environments[index]
+        approval = env.approval.before if env.approval else "none"
+        if approval == "last_step" and all_at_once:
+            approval = "alias_moves"
         steps.append(
             Step(
                 index=len(steps),
@@ -82,6 +91,8 @@ def route(config: PromotionConfig, first: int, last: int) -> list[Step]:
                 follows_latest=env.follows_latest,
                 deploy=not steps or steps[-1].function_name != env.function_name,
                 last=index == last,
+                approval=approval,
+                approval_timeout_seconds=env.approval.timeout_seconds if env.approval else 0,
             )
         )
     return steps

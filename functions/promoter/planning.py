@@ -132,7 +132,7 @@ def _build_plan(
         skip_bakes=request.skip_bakes,
         artifact=artifact,
         config=config,
-        environments=route(config, first, last),
+        environments=route(config, first, last, all_at_once=request.skip_bakes),
     )
 
 
@@ -161,7 +161,7 @@ def _rollback_plan(
     version = published_version(lambda_client, env.function_name, number)
     if version is None:
         raise InvalidRequest("rollback.to", f"version {number} of '{env.function_name}' does not exist")
-    step = route(config, index, index)[0].model_copy(update={"deploy": False})
+    step = route(config, index, index, all_at_once=True)[0].model_copy(update={"deploy": False})
     plan = Plan(
         execution_id=execution_id,
         app=request.app,

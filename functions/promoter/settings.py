@@ -73,3 +73,11 @@ class NotifySettings(TableSettings):
 class RecoverySettings(NotifySettings):
     # Only executions of this stack's state machine are recovered, whatever an event claims.
     state_machine_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$")]
+
+
+class OperatorSettings(RecoverySettings):
+    """The operator URL: decisions and starts concern only executions of this stack's state machine."""
+
+    @property
+    def execution_prefix(self) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"

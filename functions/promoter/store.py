@@ -13,6 +13,8 @@ pk                                        sk                  item
 ``FUNCTION#<function>``                   ``VERSION#<nnnn>``  :class:`BuildItem`: which build made it
 ``LINE#<app>``                            ``PLACE#<nn>``      :class:`PlaceItem`: one waiting execution
 ``WAITER#<execution ARN>``                ``WAITER``          :class:`WaiterItem`: its place in line
+``APPROVAL#<execution ARN>``              ``ENV#<environment>``  :class:`ApprovalItem`: a person's decision
+``STARTER#<execution ARN>``               ``STARTER``         :class:`StarterItem`: who started it
 ========================================  ==================  ==============================================
 
 Everything else in the package speaks in these models and :class:`PromotionsTable`; no other module builds
@@ -228,6 +230,57 @@ class WaiterItem(Item):
 
     def key(self) -> dict[str, str]:
         return waiter_key(self.execution)
+
+
+ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "TIMED_OUT", "CANCELLED"]
+
+
+class ApprovalItem(Item):
+    """One environment's approval in one execution: asked by Request Approval, decided through the operator
+    URL (or timed out). ``token`` wakes the waiting execution; it is never logged, announced or returned."""
+
+    kind = "approval"
+    execution: str
+    app: str
+    environment: str
+    before: str  # alias_moves or last_step
+    token: str
+    status: ApprovalStatus
+    requested_at: str
+    expires_at: int
+    requested_by: str | None = None  # the principal that started the promotion, when it is known
+    decided_by: str | None = None
+    decided_at: str | None = None
+    comment: str | None = None
+    ttl: int
+
+    def key(self) -> dict[str, str]:
+        return approval_key(self.execution, self.environment)
+
+
+class StarterItem(Item):
+    """The principal that started an execution through the operator URL, as IAM authenticated it."""
+
+    kind = "starter"
+    execution: str
+    principal: str
+    started_at: str
+    ttl: int
+
+    def key(self) -> dict[str, str]:
+        return starter_key(self.execution)
+
+
+def approval_partition(execution: str) -> str:
+    return f"APPROVAL#{execution}"
+
+
+def approval_key(execution: str, environment: str) -> dict[str, str]:
+    return {"pk": approval_partition(execution), "sk": f"ENV#{environment}"}
+
+
+def starter_key(execution: str) -> dict[str, str]:
+    return {"pk": f"STARTER#{execution}", "sk": "STARTER"}
 
 
 def promotion_key(execution: str) -> dict[str, str]:

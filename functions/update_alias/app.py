@@ -12,7 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from promoter import locking
+from promoter import approvals, locking
+from promoter.approvals import needs_approval
 from promoter.aws import client
 from promoter.config import Environment
 from promoter.exceptions import InvalidRequest
@@ -68,10 +69,11 @@ def next_step(previous: AliasUpdate | None, environment: str, steps: int) -> int
 
 
 def traffic_state(
-    environment: str, env: Environment, schedule: list[TrafficStep], index: int, shifted_at: float
+    step_of_plan: Step, env: Environment, schedule: list[TrafficStep], index: int, shifted_at: float
 ) -> TrafficState:
     step = schedule[index]
     final = index == len(schedule) - 1
+    environment = step_of_plan.name
     delay = env.health.metrics_delay_seconds if env.health else 0
     return TrafficState(
         environment=environment,
@@ -82,6 +84,7 @@ def traffic_state(
         wait_seconds=0 if final else step.bake_seconds + delay,
         final=final,
         shifted_at=shifted_at,
+        approval_due=needs_approval(step_of_plan, index + 1, len(schedule)),
     )
 
 
@@ -103,7 +106,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             version="$LATEST",
             previous=current,
             changed=False,
-            traffic=traffic_state(step.name, env, ALL_AT_ONCE, 0, time.time()),
+            traffic=traffic_state(step, env, ALL_AT_ONCE, 0, time.time()),
         )
         logger.info("Alias follows $LATEST: not moved", extra={"environment": step.name})
         return result.model_dump(mode="json")
@@ -117,6 +120,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     index = next_step(task.previous, step.name, len(schedule))
     table = PromotionsTable(client("dynamodb"), TableSettings.from_env().table_name)
     locking.renew(table, task.plan)
+    if needs_approval(step, index, len(schedule)):
+        approvals.require_approved(table, task.plan, step)
     if task.plan.kind == "rollback":
         # This execution publishes nothing: the version it puts back is the one Roll Back may take off again.
         locking.record_published(table, task.plan, task.version)
@@ -129,7 +134,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if index == 0:
             check_weighted_routing(lambda_client, before, version)
         result = route_to_version(lambda_client, before, version, weight, expected)
-    traffic = traffic_state(step.name, env, schedule, index, time.time())
+    traffic = traffic_state(step, env, schedule, index, time.time())
     result = result.model_copy(update={"traffic": traffic})
     logger.info(
         "Alias updated",

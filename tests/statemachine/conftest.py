@@ -35,9 +35,12 @@ def task_states() -> list[TaskState]:
     for name, state in ASL["States"].items():
         if state["Type"] != "Task":
             continue
-        match = re.fullmatch(r"\$\{(\w+)Arn\}", state["Resource"])
-        assert match, f"{name}: Resource {state['Resource']} is not a ${{...FunctionArn}} substitution"
         parameters = state.get("Parameters", {})
+        resource = state["Resource"]
+        if resource.endswith(".waitForTaskToken"):  # the function is named in the parameters
+            resource, parameters = parameters["FunctionName"], parameters["Payload"]
+        match = re.fullmatch(r"\$\{(\w+)Arn\}", resource)
+        assert match, f"{name}: Resource {resource} is not a ${{...FunctionArn}} substitution"
         states.append(TaskState(name, match.group(1), "state.$" in parameters, "environment.$" in parameters))
     return states
 

@@ -113,6 +113,7 @@ def first_step() -> dict[str, Any]:
         "extensions": 0,
         "verdict": "shifted",
         "figures": None,
+        "approval_due": False,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from promoter.config import BAKES_SECONDS, EXECUTION_SECONDS, Environment, PromotionConfig
+from promoter.config import EXECUTION_SECONDS, WAITS_SECONDS, Environment, PromotionConfig
 from promoter.models import PromotionRequest, describe_validation_error
 from promoter.traffic import HealthGate, TrafficStrategy
 
@@ -309,17 +309,20 @@ def test_a_config_whose_bakes_outlast_the_lock_is_refused() -> None:
     assert "a step may bake 3480 s" in why
 
 
-def test_a_config_whose_bakes_outlast_the_execution_is_refused() -> None:
-    """Each step fits the lock, but all the steps together would outlast the state machine's time limit."""
-    steps = [{"weight": w, "bake_seconds": 1000} for w in (5, 10, 20, 40, 60, 80)]
-    config = config_with_prod(traffic={"strategy": "steps", "steps": steps})
+def test_a_config_whose_waits_outlast_the_execution_is_refused() -> None:
+    """Each wait fits its own limit, but the bakes and approval timeouts together would outlast the state
+    machine's time limit."""
+    approval = {"approvers": ["arn:aws:iam::123456789012:role/Approvers"], "timeout_seconds": 3 * 86_400}
+    steps = [{"weight": 4 * k, "bake_seconds": 3600} for k in range(1, 21)]
+    config = config_with_prod(traffic={"strategy": "steps", "steps": steps}, health={"max_extensions": 1})
+    config["lock_timeout_seconds"] = 8000
+    for env in config["environments"][1:]:
+        env["approval"] = approval
 
     field, why = refusal(config)
 
     assert field == "environments"
-    assert f"the bakes may take up to 6000 s in all, more than the {BAKES_SECONDS} s" in why.replace(
-        " (every extension used)", ""
-    )
+    assert f"approval timeouts (518400 s) may take 664800 s in all, more than the {WAITS_SECONDS} s" in why
 
 
 def test_the_bake_budget_is_taken_from_the_state_machines_own_time_limit() -> None:

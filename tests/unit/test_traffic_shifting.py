@@ -389,4 +389,5 @@ def test_an_alias_that_follows_latest_is_final_at_once(function: World, context:
         "extensions": 0,
         "verdict": "shifted",
         "figures": None,
+        "approval_due": False,
     }
