@@ -15,6 +15,8 @@ One moto server serves every service on ``http://127.0.0.1:<port>``. Around it:
 - a WSGI middleware records every API call and answers injected faults (``_wsgi``);
 - API Gateway stages are served on the same port, at ``/restapis/<api>/<stage>/_user_request_/``
   (``apigateway``);
+- Lambda function URLs are kept per qualifier (``_patches_lambda_url``) and served on the same port, at
+  ``/lambda-url/<url-id>/``, with IAM (SigV4) authentication (``function_urls``);
 - moto's host-to-service lookup is done once per host instead of once per request (``_Dispatcher``).
 
 Only one LocalAws runs per process at a time because moto's backends are process-global.
@@ -44,12 +46,14 @@ from . import (
     _patches_dynamodb,
     _patches_events,
     _patches_lambda,
+    _patches_lambda_url,
     _patches_s3,
     _patches_sfn,
 )
 from ._wsgi import EVENTS_APP_ID, SERVICE_APP_ID, ApiMiddleware, StageRouter
 from .apigateway import ApiGateway
 from .faults import FaultInjector
+from .function_urls import FunctionUrlEndpoint, FunctionUrlRouter
 from .lambda_runtime import LambdaRuntime, remove_work_dir
 from .recording import ApiCallRecorder, InvocationRecorder
 
@@ -143,6 +147,7 @@ class LocalAws:
     def _start(self) -> None:
         _identity.install()
         _patches_lambda.install()
+        _patches_lambda_url.install()
         _patches_sfn.install()
         _patches_events.install()
         _patches_s3.install()
@@ -155,7 +160,7 @@ class LocalAws:
         self._events_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="localaws-events")
         # The runtime needs the endpoint, which needs the server's port: bind first, serve later.
         runtime_box: list[LambdaRuntime] = []
-        app = StageRouter(
+        stages = StageRouter(
             ApiMiddleware(
                 _Dispatcher(create_backend_app),
                 self.api_calls,
@@ -163,10 +168,12 @@ class LocalAws:
                 lambda app_id: runtime_box[0].resolve_app_id(app_id) if runtime_box else None,
             )
         )
+        app = FunctionUrlRouter(stages)
         self._server = make_server(
             self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
         )
-        self._apigw = app.gateway = ApiGateway(self.endpoint_url, self.region)
+        self._apigw = stages.gateway = ApiGateway(self.endpoint_url, self.region)
+        app.endpoint = FunctionUrlEndpoint(self.endpoint_url, self.region)
         self._runtime = LambdaRuntime(self.endpoint_url, self.region, self._work_dir)
         runtime_box.append(self._runtime)
         self._runtime.start()
@@ -198,6 +205,7 @@ class LocalAws:
             _patches_s3.uninstall()
             _patches_events.uninstall()
             _patches_sfn.uninstall()
+            _patches_lambda_url.uninstall()
             _patches_lambda.uninstall()
             _identity.uninstall()
         _context.deactivate(self)

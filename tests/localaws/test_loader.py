@@ -176,7 +176,7 @@ def test_orchestrator_template_deploys(aws: BareEndpoint) -> None:
     functions = [
         logical for logical, rtype in stack.resource_types.items() if rtype == "AWS::Lambda::Function"
     ]
-    assert len(functions) == 12  # eleven task functions and Recover Stopped Execution
+    assert len(functions) == 14  # twelve task functions, Recover Stopped Execution and the operator URL
     for logical in functions:
         assert stack.attributes[logical]["Arn"] in definition or logical not in json.dumps(substitutions)
 

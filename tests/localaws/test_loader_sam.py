@@ -101,7 +101,7 @@ def test_state_machine_role_is_made_of_the_lambda_invoke_policy_templates(
         value["Fn::GetAtt"][0] for value in machine["Properties"]["DefinitionSubstitutions"].values()
     }
     assert invoked == substituted  # one LambdaInvokePolicy per task function the ASL calls, nothing more
-    assert len(invoked) == 11
+    assert len(invoked) == 12
     vended_logs = [s for s in statements(role) if "logs:CreateLogDelivery" in actions(s)]
     assert len(vended_logs) == 1  # the template's own statement
     assert vended_logs[0]["Resource"] == "*"
@@ -126,11 +126,11 @@ def test_code_uri_folders_are_zipped_once_and_pointed_at_the_package_bucket(
     orchestrator: tuple[dict[str, Any], list[sam.Artifact]],
 ) -> None:
     template, artifacts = orchestrator
-    (artifact,) = artifacts  # twelve functions, one CodeUri (from Globals): one zip
+    (artifact,) = artifacts  # fourteen functions, one CodeUri (from Globals): one zip
     assert artifact.body == zip_directory(ROOT / "functions")
     assert artifact.key == hashlib.sha256(artifact.body).hexdigest() + ".zip"
     functions = of_type(template, "AWS::Lambda::Function")
-    assert len(functions) == 12
+    assert len(functions) == 14
     for function in functions.values():
         assert function["Code"] == {"S3Bucket": BUCKET, "S3Key": artifact.key}
 

@@ -1,4 +1,4 @@
-"""AWS::Lambda::Function, Version, Alias and Permission; AWS::StepFunctions::StateMachine."""
+"""AWS::Lambda::Function, Version, Alias, Permission and Url; AWS::StepFunctions::StateMachine."""
 
 from __future__ import annotations
 
@@ -143,6 +143,37 @@ def create_permission(ctx: DeployContext, logical: str, p: dict[str, Any]) -> No
     ctx.register(logical, "AWS::Lambda::Permission", Created(ref=sid))
 
 
+def _cors(logical: str, cors: Any) -> dict[str, Any]:
+    converted = dict(cors)
+    if "AllowCredentials" in converted:
+        converted["AllowCredentials"] = as_bool(converted["AllowCredentials"])
+    if "MaxAge" in converted:
+        converted["MaxAge"] = as_int(converted["MaxAge"], logical, "Cors.MaxAge")
+    return converted
+
+
+def create_function_url(ctx: DeployContext, logical: str, p: dict[str, Any]) -> None:
+    """A function URL; its qualifier (an alias) comes from ``Qualifier`` or a qualified TargetFunctionArn
+    (what SAM's ``FunctionUrlConfig`` makes with ``AutoPublishAlias``). Ref is the (qualified) FunctionArn."""
+    name, in_arn = _function_name(p["TargetFunctionArn"])
+    qualifier = str(p["Qualifier"]) if p.get("Qualifier") else in_arn
+    if in_arn and qualifier != in_arn:
+        raise UnsupportedPropertyError(logical, "Qualifier", f"{qualifier} differs from TargetFunctionArn's")
+    kwargs: dict[str, Any] = {"FunctionName": name, "AuthType": p["AuthType"]}
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    if p.get("InvokeMode"):
+        kwargs["InvokeMode"] = p["InvokeMode"]
+        if p["InvokeMode"] == "RESPONSE_STREAM":
+            ctx.note(f"{logical}: InvokeMode RESPONSE_STREAM answers buffered locally")
+    if p.get("Cors"):
+        kwargs["Cors"] = _cors(logical, p["Cors"])
+        ctx.note(f"{logical}: Cors is stored but not applied locally")
+    conf = ctx.client("lambda").create_function_url_config(**kwargs)
+    attrs = {"FunctionArn": conf["FunctionArn"], "FunctionUrl": conf["FunctionUrl"]}
+    ctx.register(logical, "AWS::Lambda::Url", Created(ref=conf["FunctionArn"], attrs=attrs))
+
+
 # Step Functions --------------------------------------------------------------------------------------------
 
 
@@ -223,5 +254,6 @@ CREATORS: dict[str, Creator] = {
     "AWS::Lambda::Version": create_version,
     "AWS::Lambda::Alias": create_alias,
     "AWS::Lambda::Permission": create_permission,
+    "AWS::Lambda::Url": create_function_url,
     "AWS::StepFunctions::StateMachine": create_state_machine,
 }
