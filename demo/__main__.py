@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-scale", type=float, default=None, help="multiplies Wait and Retry delays")
     parser.add_argument("--port", type=int, default=4566, help="serve: port of the local AWS (0: any free)")
     parser.add_argument("--no-color", action="store_true")
+    parser.add_argument(
+        "--only", type=lambda text: {int(n) for n in text.split(",")}, help="scenario numbers, e.g. 19,20"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         args.wait_scale = 1.0 if args.wait_scale is None else args.wait_scale
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  deploying template.yaml (lambda-promoter), examples/greeting and examples/greeting-envs ...")
         sandbox = Sandbox(aws)
         print(f"  deployed in {time.monotonic() - started:.1f}s: state machine {sandbox.state_machine_arn}")
-        code = Demo(sandbox, color).run()
+        code = Demo(sandbox, color, args.only).run()
     print(f"  total {time.monotonic() - started:.1f}s")
     return code
 

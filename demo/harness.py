@@ -28,6 +28,8 @@ PROMOTER_STACK = "lambda-promoter"
 TARGET_PREFIX = "greeting"
 EVENT_SOURCE = "lambda-promoter"
 APPS = ("greeting", "greeting-envs")
+OUTCOMES = ("Promotion Succeeded", "Promotion Failed")
+APPROVAL_EVENTS = ("Promotion Approval Requested", "Promotion Approval Decided")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Sandbox:
         self.state_machine_arn = promoter.outputs["StateMachineArn"]
         self.table = promoter.outputs["PromotionsTableName"]
         self.request_bus = promoter.outputs["PromotionRequestBusName"]
+        self.operator_url = promoter.outputs["OperatorUrl"]
+        self.people: dict[str, Any] = {}  # IAM users with keys of their own (demo.approvals.person)
         self.greeting = aws.deploy_template(ROOT / "examples/greeting/template.yaml", stack_name="greeting")
         self.envs = aws.deploy_template(
             ROOT / "examples/greeting-envs/template.yaml", stack_name="greeting-envs"
@@ -355,15 +359,13 @@ class Sandbox:
         ]
         self.events.put_rule(
             Name="promoter-events-to-queue",
-            EventPattern=json.dumps(
-                {"source": [EVENT_SOURCE], "detail-type": ["Promotion Succeeded", "Promotion Failed"]}
-            ),
+            EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [*OUTCOMES, *APPROVAL_EVENTS]}),
         )
         self.events.put_targets(Rule="promoter-events-to-queue", Targets=[{"Id": "queue", "Arn": arn}])
         return str(url)
 
     def drain_events(self) -> list[dict[str, Any]]:
-        """Every "Promotion Succeeded"/"Promotion Failed" event received since the last drain."""
+        """Every outcome and approval event received since the last drain."""
         received: list[dict[str, Any]] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=self._events_queue, MaxNumberOfMessages=10).get(
@@ -377,17 +379,26 @@ class Sandbox:
         self.emitted.extend(received)
         return received
 
+    def events_for(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event received so far for an execution, in order."""
+        self.drain_events()
+        return [event for event in self.emitted if event.get("detail", {}).get("execution") == execution_arn]
+
     def event_for(self, execution_arn: str, timeout: float = 10) -> dict[str, Any]:
-        """The event the orchestrator emitted for an execution (delivery to the queue is asynchronous)."""
+        """The outcome event the orchestrator emitted for an execution (delivery to the queue is
+        asynchronous)."""
         deadline = time.monotonic() + timeout
         while True:
-            self.drain_events()
-            for event in self.emitted:
-                if event.get("detail", {}).get("execution") == execution_arn:
+            for event in self.events_for(execution_arn):
+                if event["detail-type"] in OUTCOMES:
                     return event
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no promotion event for {execution_arn}")
             time.sleep(0.05)
+
+    def function_logs(self) -> str:
+        """What every function invoked since the recorders were last reset wrote to its logs."""
+        return "\n".join(invocation.logs for invocation in self.aws.invocations)
 
     def versions(self, function_name: str) -> list[str]:
         """The function's published version numbers, oldest first."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from demo import gates
+from demo import approvals, gates
 from demo.harness import Outcome, Sandbox, StateRun
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
@@ -18,6 +18,7 @@ GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\0
 
 @dataclass
 class Result:
+    number: int
     title: str
     expected: str
     problems: list[str] = field(default_factory=list)
@@ -25,9 +26,10 @@ class Result:
 
 
 class Demo:
-    def __init__(self, sandbox: Sandbox, color: bool) -> None:
+    def __init__(self, sandbox: Sandbox, color: bool, only: set[int] | None = None) -> None:
         self.box = sandbox
         self.color = color
+        self.only = only  # scenario numbers to run (a later one may rely on an earlier one's build)
         self.results: list[Result] = []
 
     def paint(self, text: str, code: str) -> str:
@@ -51,7 +53,7 @@ class Demo:
         self.say()
         self.say(self.paint(f"[{number}] {title}", BOLD))
         self.say(f"    expect: {expected}")
-        result = Result(title, expected)
+        result = Result(number, title, expected)
         started = time.monotonic()
         try:
             body(result)
@@ -411,17 +413,18 @@ class Demo:
                 stopped,
             ),
         ]
-        scenarios += gates.scenarios(self)
+        scenarios += gates.scenarios(self) + approvals.scenarios(self)
         for number, (title, expected, body) in enumerate(scenarios, 1):
-            self.scenario(number, title, expected, body)
+            if not self.only or number in self.only:
+                self.scenario(number, title, expected, body)
         return self.summary()
 
     def summary(self) -> int:
         self.say()
         self.say(self.paint("Summary", BOLD))
-        for i, result in enumerate(self.results, 1):
+        for result in self.results:
             mark = self.paint("ok ", GREEN) if not result.problems else self.paint("BAD", RED)
-            self.say(f"  {mark} [{i}] {result.title:<72} {result.seconds:5.1f}s")
+            self.say(f"  {mark} [{result.number}] {result.title:<72} {result.seconds:5.1f}s")
         bad = sum(bool(r.problems) for r in self.results)
         self.say(f"  {len(self.results) - bad} of {len(self.results)} scenarios as announced")
         return 1 if bad else 0

@@ -97,6 +97,7 @@ class Run:
                 request_id=self.request_id,
                 invocation_type=self.invocation_type,
                 time=started,
+                logs=result.logs,
             )
         )
         record_invocation(

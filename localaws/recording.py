@@ -111,6 +111,7 @@ class Invocation(NamedTuple):
     request_id: str
     invocation_type: str  # "RequestResponse" or "Event"
     time: float  # time.time() when the invocation started
+    logs: str = ""  # what the function wrote (Lambda sends it to CloudWatch Logs)
 
 
 class InvocationRecorder:
