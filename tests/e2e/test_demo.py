@@ -26,7 +26,7 @@ def test_every_demo_scenario_ends_as_announced() -> None:
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "18 of 18 scenarios as announced" in result.stdout
+    assert "21 of 21 scenarios as announced" in result.stdout
     for scenario in (
         "[1] A good build goes through every environment of greeting",
         "[2] A build that fails its tests is uploaded",
@@ -46,6 +46,9 @@ def test_every_demo_scenario_ends_as_announced() -> None:
         "[16] A linear shift of a good build (a hotfix to prod)",
         "[17] A canary that nobody calls (a hotfix to prod)",
         "[18] A guard alarm fires mid-bake (a hotfix to prod)",
+        "[19] An approval granted by an allowed person",
+        "[20] An approval refused to the person who started the promotion",
+        "[21] An approval that nobody gives in time",
     ):
         assert f"ok  {scenario}" in result.stdout, scenario
     assert "✗ Run Tests" in result.stdout

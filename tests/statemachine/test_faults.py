@@ -32,8 +32,13 @@ ENVS_APP = "greeting-envs"  # dev -> stage -> prod, one function each
 ROLL_BACK = "Roll Back"
 # Reached only in an environment whose traffic moves in steps: faulted mid-canary, below.
 DURING_A_BAKE = {"Judge Health"}
-FAULTED_STATES = [state for state in task_states() if state.name not in {ROLL_BACK, *DURING_A_BAKE}]
+# Reached only in an environment that asks for an approval: faulted with prod's approval on, below.
+APPROVING = {"Wait For Approval"}
+FAULTED_STATES = [
+    state for state in task_states() if state.name not in {ROLL_BACK, *DURING_A_BAKE, *APPROVING}
+]
 BAKING_STATES = [state for state in task_states() if state.name in DURING_A_BAKE]
+APPROVING_STATES = [state for state in task_states() if state.name in APPROVING]
 # Deploy Code runs only for an environment whose function has not had the code yet (greeting: dev).
 DEPLOYING_STATES = {"Deploy Code"}
 UPDATE_LOOP = {"Is Code Updated?", "Wait For Code Update", "Get Code Update Status"}
@@ -162,6 +167,32 @@ def test_a_fault_during_a_canary_puts_every_environment_back(
         assert box.environments_entered(outcome.execution_arn, state.name) == ["prod"]
         shifted = box.entered_input(outcome.execution_arn, "Bake")["alias"]["traffic"]
         assert (shifted["environment"], shifted["weight"]) == ("prod", 10.0)
+    finally:
+        box.put_config(APP, config)
+
+
+@pytest.mark.parametrize("state", APPROVING_STATES, ids=[s.name for s in APPROVING_STATES])
+def test_a_fault_while_asking_for_an_approval_puts_every_environment_back(
+    weighted: Sandbox, box: Sandbox, aws: LocalAws, state: TaskState
+) -> None:
+    """Prod asks for an approval before its alias moves: a fault in the task that asks puts stage (moved
+    already) and prod back exactly as they were, weights included."""
+    config = box.configs[APP]
+    approving = copy.deepcopy(config)
+    approving["environments"][-1]["approval"] = {"approvers": ["arn:aws:iam::123456789012:user/bob"]}
+    box.put_config(APP, approving)
+    try:
+        before = box.aliases(APP)
+        aws.faults.invoke_error(
+            function_of(box, state), error_type="InjectedFault", message=f"injected at {state.name}"
+        )
+
+        outcome = promote(box, f"fault-approval-{state.logical_id}", app=APP)
+
+        assert_rolled_back(box, outcome, before, state.name, "InjectedFault", app=APP)
+        assert box.environments_entered(outcome.execution_arn, state.name) == ["prod"]
+        restored = box.event_for(outcome.execution_arn)["detail"]["restored_aliases"]
+        assert any(entry.startswith("greeting-api:STAGE=") for entry in restored), restored
     finally:
         box.put_config(APP, config)
 
