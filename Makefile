@@ -51,12 +51,12 @@ demo: install ## run the promotion scenarios on the embedded local AWS (no accou
 serve: install ## keep the local AWS running with the orchestrator and the examples deployed (port 4566)
 	$(PY) -m demo serve $(SERVE_ARGS)
 
-# The moto-based unit tests run in their own processes: starting moto's mock resets the process-global
-# backends that the embedded local AWS also uses. Two pytest-xdist workers each; the local-AWS levels are
-# split by file (each worker starts its own local AWS, and a file's tests run in order on one worker).
+# The moto-based unit tests run in their own processes (starting moto's mock resets the process-global
+# backends that the embedded local AWS also uses), alongside the local-AWS levels, which mostly wait on
+# simulated clocks. Two pytest-xdist workers each; the local-AWS levels are split by file (each worker
+# starts its own local AWS, and a file's tests run in order on one worker). See devtools/run_tests.py.
 test: install ## run the whole test suite offline
-	$(PY) -m pytest -n 2 tests/unit
-	$(PY) -m pytest -n 2 --dist loadfile --ignore=tests/unit
+	$(PY) -m devtools.run_tests
 
 test-unit: install ## task and domain tests with moto
 	$(PY) -m pytest -m unit
