@@ -101,8 +101,9 @@ def scenarios(demo: Demo) -> list[Scenario]:
 
     def bad_canary(result: Result) -> None:
         before = box.aliases(APP)
+        request = hotfix_to_prod(box, "fails-real-users", "bad-canary")
         with prod_moves(CANARY, HEALTH), real_users():
-            outcome = demo.upload(APP, "fails-real-users")
+            outcome = demo.by_hand(request)
         rolled_back_at_the_gate(result, outcome, before, "HealthGateFailed")
         demo.check(result, "prod never above 10 %", weights_shown(outcome.execution_arn), [10.0])
         cause = box.event_for(outcome.execution_arn)["detail"]["cause"]
@@ -150,7 +151,7 @@ def scenarios(demo: Demo) -> list[Scenario]:
 
     return [
         (
-            "A canary: a build that fails real users, 10 % of prod's traffic",
+            "A canary: a build that fails real users, 10 % of prod's traffic (a hotfix to prod)",
             "its own error rate fails the gate at the first step; prod never above 10 %; put back exactly",
             bad_canary,
         ),

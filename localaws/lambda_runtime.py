@@ -324,9 +324,10 @@ class LambdaRuntime:
         )
 
     def timed_out_without_running(self, spec: FunctionSpec, request_id: str) -> InvokeResult:
-        """Hang for the function's timeout and fail as AWS does (an injected fault)."""
+        """Hang for the function's timeout, in simulated time (the injected fault runs no code that would
+        need real time), and fail as AWS does."""
         started = time.monotonic()
-        time.sleep(spec.timeout)
+        time.sleep(spec.timeout * _wait_scale())
         return self._timed_out(spec, request_id, started)
 
     def _exited(self, worker: _Worker, spec: FunctionSpec, request_id: str, started: float) -> InvokeResult:

@@ -93,7 +93,7 @@ def decide(event: dict[str, Any], settings: OperatorSettings, table: PromotionsT
     item = approvals.decide(
         table, plan, request.environment, caller, request.decision, request.comment, time.time()
     )
-    approvals.wake(client("stepfunctions"), item)
+    approvals.wake(client("stepfunctions"), table, item)
     detail = approvals.decided_detail(item)
     notify.emit(client("events"), settings.event_bus_name, settings.event_source, approvals.DECIDED, detail)
     logger.info("Approval decided", extra=detail)

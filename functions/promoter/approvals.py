@@ -58,9 +58,12 @@ def starter_of(table: PromotionsTable, execution: str) -> str | None:
     return starter.principal if starter else None
 
 
-def ask(table: PromotionsTable, plan: Plan, step: Step, token: str, now: float) -> ApprovalItem:
+def ask(
+    table: PromotionsTable, plan: Plan, step: Step, token: str, now: float, waiting_since: float
+) -> ApprovalItem:
     """Store the waiting execution's token with what the approvers need to decide; a retried request (a new
-    token for the same wait) replaces a pending one, never a decision."""
+    token for the same wait) replaces a pending one, never a decision. It expires when the wait times out:
+    ``timeout_seconds`` after the state was entered (``waiting_since``)."""
     gate = gate_of(plan, step)
     item = ApprovalItem(
         execution=plan.execution_id,
@@ -70,7 +73,7 @@ def ask(table: PromotionsTable, plan: Plan, step: Step, token: str, now: float) 
         token=token,
         status="PENDING",
         requested_at=_iso(now),
-        expires_at=int(now) + gate.timeout_seconds,
+        expires_at=int(min(now, waiting_since)) + gate.timeout_seconds,
         requested_by=starter_of(table, plan.execution_id),
         ttl=int(now) + RECORD_DAYS * 86_400,
     )
@@ -173,8 +176,9 @@ def decide(
     return decided
 
 
-def wake(sfn: Any, item: ApprovalItem) -> None:
-    """Tell the waiting execution; its next alias move still checks the decision in the table."""
+def wake(sfn: Any, table: PromotionsTable, item: ApprovalItem) -> None:
+    """Tell the waiting execution; its next alias move still checks the decision in the table. If it no
+    longer waits (its wait timed out meanwhile), the decision is recorded as what happened: TIMED_OUT."""
     try:
         with transient_errors("SendTask"):
             if item.status == "APPROVED":
@@ -190,11 +194,21 @@ def wake(sfn: Any, item: ApprovalItem) -> None:
                     + (f": {item.comment}" if item.comment else ""),
                 )
     except ClientError as error:
-        if error_code(error) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
-            raise ApprovalNotPending(
-                f"the execution no longer waits for environment {item.environment}"
-            ) from error
-        raise
+        if error_code(error) not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise
+        late = item.model_copy(update={"status": "TIMED_OUT", "decided_by": None, "comment": None})
+        table.put_if(  # refused: someone else rewrote it meanwhile; theirs stands
+            late,
+            Condition(
+                "#status = :decided AND #token = :token",
+                {"#status": "status", "#token": "token"},
+                {":decided": item.status, ":token": item.token},
+            ),
+            "PutItem approval",
+        )
+        raise ApprovalNotPending(
+            f"the execution no longer waits for environment {item.environment}: its wait ended first"
+        ) from error
 
 
 def decided_detail(item: ApprovalItem) -> dict[str, Any]:

@@ -6,6 +6,7 @@ stack recorded for the execution, not from the state. The token is never logged,
 """
 
 import time
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,6 +25,7 @@ from promoter.store import PromotionsTable
 class RequestApprovalInput(TaskInput):
     token: SecretStr
     execution_id: str
+    entered_at: datetime  # $$.State.EnteredTime: the wait's timeout counts from here
     environment: Step
 
 
@@ -45,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     gate = approvals.gate_of(plan, step)
     now = time.time()
     locking.renew(table, plan, now, waiting_seconds=gate.timeout_seconds)
-    item = approvals.ask(table, plan, step, task.token.get_secret_value(), now)
+    item = approvals.ask(table, plan, step, task.token.get_secret_value(), now, task.entered_at.timestamp())
     detail = approvals.requested_detail(plan, item, gate)
     notify.emit(client("events"), settings.event_bus_name, settings.event_source, approvals.REQUESTED, detail)
     logger.info("Approval requested", extra=detail)

@@ -42,7 +42,7 @@ def test_every_demo_scenario_ends_as_announced() -> None:
         "[12] The S3 event of scenario 1 arrives twice",
         "[13] One function per environment",
         "[14] A promotion is stopped by hand halfway",
-        "[15] A canary: a build that fails real users, 10 % of prod's traffic",
+        "[15] A canary: a build that fails real users, 10 % of prod's traffic (a hotfix to prod)",
         "[16] A linear shift of a good build (a hotfix to prod)",
         "[17] A canary that nobody calls (a hotfix to prod)",
         "[18] A guard alarm fires mid-bake (a hotfix to prod)",

@@ -205,16 +205,17 @@ def test_invoke_faults_can_target_an_alias_or_a_version(aws: LocalAws) -> None:
 
 
 def test_an_invoke_timeout_hangs_until_the_function_times_out(aws: LocalAws) -> None:
-    name = create_function(aws, RETURN_1, timeout=1)
+    """The hang lasts the function's Timeout in simulated time (it runs no code)."""
+    name = create_function(aws, RETURN_1, timeout=100)
     aws.faults.invoke_timeout(name, times=1)
 
     started = time.monotonic()
     response, error = invoke(aws, name)
 
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 100 * aws.wait_scale
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Sandbox.Timedout"
-    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    assert "Task timed out after 100.00 seconds" in error["errorMessage"]
     assert invoke(aws, name)[1] == 1
 
 

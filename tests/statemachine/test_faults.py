@@ -236,7 +236,8 @@ def test_a_failed_code_update_is_rolled_back(weighted: Sandbox, box: Sandbox, aw
 def test_a_test_invocation_that_times_out_fails_the_tests(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
-    """The version under test hangs until its 10 s timeout: Run Tests records it as a failed test case."""
+    """The version under test hangs until its 10 s timeout (simulated time): Run Tests records it as a failed
+    test case."""
     before = box.aliases(ENVS_APP)
     aws.faults.invoke_timeout(box.functions(ENVS_APP)["stage"][0], times=1)
 
