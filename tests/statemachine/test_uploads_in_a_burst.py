@@ -1,6 +1,6 @@
 """Many builds of one app uploaded at once: one promotion holds the function at a time, the newest wins.
 
-Given the orchestrator and the greeting app deployed, when eight builds are uploaded within a second
+Given the orchestrator and the greeting app deployed, when five builds are uploaded within a second
 (straddling a second boundary), then every execution succeeds (none loses its lock),
 no two hold the function at once (from the execution histories: Acquire Lock succeeded ... Finalize or
 Roll Back entered), and README's rule decides what ends in prod: builds are promoted in upload order, an
@@ -26,7 +26,7 @@ from localaws import LocalAws
 pytestmark = pytest.mark.statemachine
 
 APP = "greeting"
-BUILDS = 8
+BUILDS = 5
 ROUNDS = 1  # a round takes about 25 s; the whole suite must stay under 5 minutes
 VARIANTS = ("v2", "v3")
 # Acquire Lock retries PromotionLocked for about 16 minutes on AWS, against a promotion of a minute or two.
@@ -58,7 +58,7 @@ class Run:
 
 
 def upload_burst(box: Sandbox, round_number: int) -> dict[str, tuple[Uploaded, str]]:
-    """Eight builds uploaded at once, from eight threads; key -> (upload, variant)."""
+    """Five builds uploaded at once, from five threads; key -> (upload, variant)."""
     variants = [VARIANTS[n % len(VARIANTS)] for n in range(BUILDS)]
     with ThreadPoolExecutor(BUILDS) as pool:
         uploads = list(

@@ -14,7 +14,7 @@ from promoter.aws import client
 from promoter.exceptions import ConfigurationError, OutcomeNotAnnounced, RollbackIncomplete
 from promoter.models import AliasState, VersionResult
 from promoter.plan import Plan
-from promoter.store import PromotionsTable, lock_key, to_attributes
+from promoter.store import ApprovalItem, PromotionsTable, StarterItem, lock_key, to_attributes
 
 from .support import (
     EXECUTION,
@@ -210,3 +210,66 @@ def test_a_place_in_line_left_behind_is_freed(
 
     assert world.item("LINE#greeting", "PLACE#00") is None
     assert world.item(f"WAITER#{EXECUTION}", "WAITER") is None
+
+
+# --- who started and who approved -------------------------------------------------------------------------
+
+ALICE = "arn:aws:sts::123456789012:assumed-role/Deployers/alice"
+CAROL = "arn:aws:iam::123456789012:user/carol"
+ASKED_AT = 1_795_000_000  # 2026-11-18T13:46:40Z
+
+
+def approved(world: World, environment: str, decided_at: str, comment: str | None) -> None:
+    """``environment``'s approval as Request Approval stored it and carol decided it through the operator
+    URL."""
+    item = ApprovalItem(
+        execution=EXECUTION,
+        app="greeting",
+        environment=environment,
+        before="alias_moves",
+        token=f"token-of-the-wait-in-{environment}",
+        status="APPROVED",
+        requested_at="2026-11-18T13:46:40Z",
+        expires_at=ASKED_AT + 3600,
+        decided_by=CAROL,
+        decided_at=decided_at,
+        comment=comment,
+        ttl=ASKED_AT + 30 * 86_400,
+    )
+    assert PromotionsTable(world.dynamodb, TABLE).append(item, "PutItem approval")
+
+
+def test_the_history_names_who_started_and_who_approved(
+    world: World, locked: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given alice started the promotion through the operator URL and carol approved stage (no comment) and
+    prod (with one), when finalized, then the history record names alice as its starter and each approval
+    with who decided, when, and why."""
+    started = StarterItem(
+        execution=EXECUTION, principal=ALICE, started_at="2026-11-18T13:40:00Z", ttl=ASKED_AT + 10**6
+    )
+    assert PromotionsTable(world.dynamodb, TABLE).append(started, "PutItem starter")
+    approved(world, "stage", "2026-11-18T13:50:00Z", None)
+    approved(world, "prod", "2026-11-18T14:05:00Z", "CHG-7 approved")
+
+    lambda_handler(locked, context)
+
+    [history] = world.history("greeting")
+    assert history["status"]["S"] == "SUCCEEDED"
+    assert history["started_by"]["S"] == ALICE
+    assert history["approval.stage"]["S"] == f"approved by {CAROL} at 2026-11-18T13:50:00Z"
+    assert history["approval.prod"]["S"] == f"approved by {CAROL} at 2026-11-18T14:05:00Z: CHG-7 approved"
+
+
+def test_a_promotion_nobody_started_through_the_operator_url_names_no_starter(
+    world: World, locked: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given a promotion started by an upload (no starter recorded) and approved in prod, when finalized,
+    then the history record names the approval but no starter."""
+    approved(world, "prod", "2026-11-18T14:05:00Z", None)
+
+    lambda_handler(locked, context)
+
+    [history] = world.history("greeting")
+    assert "started_by" not in history
+    assert history["approval.prod"]["S"] == f"approved by {CAROL} at 2026-11-18T14:05:00Z"

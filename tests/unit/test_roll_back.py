@@ -13,7 +13,15 @@ from promoter import locking
 from promoter.aws import client
 from promoter.exceptions import OutcomeNotAnnounced, RollbackIncomplete, TransientAwsError
 from promoter.plan import Plan
-from promoter.store import PromotionItem, PromotionsTable, promotion_key, to_attributes
+from promoter.store import (
+    ApprovalItem,
+    ApprovalStatus,
+    PromotionItem,
+    PromotionsTable,
+    from_attributes,
+    promotion_key,
+    to_attributes,
+)
 from roll_back.app import lambda_handler as roll_back_handler
 
 from .support import (
@@ -476,3 +484,108 @@ def test_an_alias_outside_the_plans_config_is_never_touched(
     [problem] = event["detail"]["rollback_problems"]
     assert problem.startswith("greeting-other:PROD is not an environment of the plan's config")
     assert event["detail"]["locks_kept"] is True
+
+
+# --- a promotion waiting for an approval ------------------------------------------------------------------
+
+CAROL = "arn:aws:iam::123456789012:user/carol"
+ASKED_AT = 1_795_000_000  # 2026-11-18T13:46:40Z
+
+
+def prod_approval(world: World, status: ApprovalStatus, **decision: Any) -> dict[str, Any]:
+    """prod's approval item as Request Approval stored it (and the operator URL decided it, if ``decision``);
+    returns it as the table holds it."""
+    item = ApprovalItem(
+        execution=EXECUTION,
+        app="greeting",
+        environment="prod",
+        before="alias_moves",
+        token="token-of-the-waiting-task",
+        status=status,
+        requested_at="2026-11-18T13:46:40Z",
+        expires_at=ASKED_AT + 3600,
+        ttl=ASKED_AT + 30 * 86_400,
+        **decision,
+    )
+    assert PromotionsTable(world.dynamodb, TABLE).append(item, "PutItem approval")
+    return stored_approval(world)
+
+
+def stored_approval(world: World) -> dict[str, Any]:
+    item = world.item(f"APPROVAL#{EXECUTION}", "ENV#prod")
+    assert item is not None
+    return from_attributes(item)
+
+
+@pytest.mark.parametrize(
+    ("failures", "failed", "closed_as"),
+    [
+        (
+            {"WaitForApproval": {"Error": "States.Timeout", "Cause": "State timed out"}},
+            ("Wait For Approval", "ApprovalTimedOut", "no approval decision within approval.timeout_seconds"),
+            "TIMED_OUT",
+        ),
+        (
+            {"RunTests": {"Error": "States.Timeout", "Cause": "Run Tests timed out"}},
+            ("Run Tests", "States.Timeout", "Run Tests timed out"),
+            "CANCELLED",
+        ),
+    ],
+    ids=["the-wait-timed-out", "another-state-failed"],
+)
+def test_an_approval_still_pending_is_closed_with_the_failure(
+    world: World,
+    promoting: dict[str, Any],
+    context: LambdaContext,
+    failures: dict[str, Any],
+    failed: tuple[str, str, str],
+    closed_as: str,
+) -> None:
+    """Given prod's approval pending, when the wait for it times out, then the failure is ApprovalTimedOut
+    (nobody decided in time) and the approval TIMED_OUT; when another state fails (even by a timeout of its
+    own), then its error stands and the approval is CANCELLED. Either way the history and "Promotion
+    Failed" say how it ended."""
+    prod_approval(world, "PENDING")
+    state, error, cause = failed
+
+    result = lambda_handler({**promoting, "failures": failures}, context)
+
+    assert (result["failed_state"], result["error"]) == (state, error)
+    approval = stored_approval(world)
+    assert (approval["status"], approval["token"]) == (closed_as, "token-of-the-waiting-task")
+    assert approval["decided_at"].endswith("Z")
+    assert "decided_by" not in approval
+    closed = f"{closed_as.lower()} at {approval['decided_at']}"
+    [history] = world.history("greeting")
+    assert (history["error"]["S"], history["approval.prod"]["S"]) == (error, closed)
+    [event] = world.emitted_events()
+    assert (event["detail"]["error"], event["detail"]["cause"]) == (error, cause)
+    assert event["detail"]["approvals"] == {"approval.prod": closed}
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+
+
+def test_a_rejection_keeps_the_decision_as_it_was_made(
+    world: World, promoting: dict[str, Any], context: LambdaContext
+) -> None:
+    """Given carol rejected prod with a comment (the wait failed with ApprovalRejected), when rolled back,
+    then her decision stays exactly as recorded, STAGE is restored, and the history and "Promotion Failed"
+    name who rejected, when and why."""
+    before = prod_approval(
+        world, "REJECTED", decided_by=CAROL, decided_at="2026-11-18T13:50:00Z", comment="not during the sale"
+    )
+    failure = {
+        "Error": "ApprovalRejected",
+        "Cause": f"environment prod rejected by {CAROL}: not during the sale",
+    }
+
+    result = lambda_handler({**promoting, "failures": {"WaitForApproval": failure}}, context)
+
+    assert stored_approval(world) == before
+    assert (result["failed_state"], result["error"]) == ("Wait For Approval", "ApprovalRejected")
+    assert world.alias("greeting-api", "STAGE") == ("2", {"1": 0.25})
+    rejected = f"rejected by {CAROL} at 2026-11-18T13:50:00Z: not during the sale"
+    [history] = world.history("greeting")
+    assert (history["error"]["S"], history["approval.prod"]["S"]) == ("ApprovalRejected", rejected)
+    [event] = world.emitted_events()
+    assert event["detail"]["error"] == "ApprovalRejected"
+    assert event["detail"]["approvals"] == {"approval.prod": rejected}

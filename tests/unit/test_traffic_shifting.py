@@ -9,18 +9,31 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from promoter import approvals
 from promoter.aws import client
 from promoter.exceptions import (
     AliasAlreadyRouted,
     AliasChangedConcurrently,
+    ApprovalMissing,
     DeadLetterConfigsDiffer,
     ExecutionRolesDiffer,
     InvalidRequest,
     VersionNotPublished,
 )
+from promoter.plan import Plan
+from promoter.store import PromotionsTable
 from update_alias.app import lambda_handler
 
-from .support import LambdaContext, World, alias_state, config_document, hold_lock, plan_document, step
+from .support import (
+    TABLE,
+    LambdaContext,
+    World,
+    alias_state,
+    config_document,
+    hold_lock,
+    plan_document,
+    step,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -391,3 +404,73 @@ def test_an_alias_that_follows_latest_is_final_at_once(function: World, context:
         "figures": None,
         "approval_due": False,
     }
+
+
+# --- an approval before the last step ---------------------------------------------------------------------
+
+CAROL = "arn:aws:iam::123456789012:user/carol"
+
+
+def canary_approved_before_the_last_step() -> dict[str, Any]:
+    """greeting's plan with prod's 10 % canary (health gate as GATE), carol approving its step to 100 %;
+    locked."""
+    config = config_document()
+    prod = config["environments"][2]
+    prod.update(traffic=CANARY, health=GATE)
+    prod["approval"] = {"approvers": [CAROL], "before": "last_step", "timeout_seconds": 3600}
+    document = plan_document(version_id="v", config=config)
+    hold_lock(document)
+    return document
+
+
+def approve_prod(plan: dict[str, Any]) -> None:
+    """Request Approval's item for prod, then carol's approval of it through the operator URL."""
+    table = PromotionsTable(client("dynamodb"), TABLE)
+    parsed = Plan.model_validate(plan)
+    prod = next(s for s in parsed.environments if s.name == "prod")
+    now = time.time()
+    approvals.ask(table, parsed, prod, "token-of-the-waiting-task", now, now)
+    approvals.decide(table, parsed, "prod", CAROL, "approve", None, now)
+
+
+def test_the_canary_moves_unapproved_and_only_its_last_step_waits_for_the_approval(
+    function: World, context: LambdaContext
+) -> None:
+    """Given prod's canary approved before its last step, when Update Alias runs, then the 10 % step moves
+    without an approval and says one is due next; the step to 100 % without one is ApprovalMissing with PROD
+    still at 10 %; after carol approved, PROD serves only 3 and nothing is due any more."""
+    plan = canary_approved_before_the_last_step()
+
+    first = shift(context, plan)
+
+    assert function.alias("greeting-api", "PROD") == ("1", {"3": 0.1})
+    assert (first["traffic"]["step"], first["traffic"]["approval_due"]) == (0, True)
+
+    with pytest.raises(ApprovalMissing, match=r"environment prod needs an approval .* it is never asked"):
+        shift(context, plan, previous=judged(first))
+    assert function.alias("greeting-api", "PROD") == ("1", {"3": 0.1})
+
+    approve_prod(plan)
+    last = shift(context, plan, previous=judged(first))
+
+    assert function.alias("greeting-api", "PROD") == ("3", {})
+    assert (last["traffic"]["final"], last["traffic"]["approval_due"]) == (True, False)
+
+
+def test_a_canary_without_an_approval_never_reads_one(function: World, context: LambdaContext) -> None:
+    """Given prod's canary without an approval, when both steps run, then neither says an approval is due,
+    PROD ends on 3 alone, and no approval was read from the table."""
+    plan = plan_with(CANARY)
+    read: list[str] = []
+
+    def record_get_item(params: dict[str, Any], **_: Any) -> None:
+        read.append(params["Key"]["pk"]["S"])
+
+    client("dynamodb").meta.events.register("provide-client-params.dynamodb.GetItem", record_get_item)
+
+    first = shift(context, plan)
+    last = shift(context, plan, previous=judged(first))
+
+    assert (first["traffic"]["approval_due"], last["traffic"]["approval_due"]) == (False, False)
+    assert function.alias("greeting-api", "PROD") == ("3", {})
+    assert [pk for pk in read if pk.startswith("APPROVAL#")] == []

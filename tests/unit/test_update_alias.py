@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
+from promoter import approvals
 from promoter.aws import client
 from promoter.exceptions import (
     AliasChangedConcurrently,
+    ApprovalMissing,
     InvalidRequest,
     LockLost,
     TargetNotFound,
     TransientAwsError,
 )
 from promoter.lambda_ops import get_alias_state, point_alias
+from promoter.plan import Plan
+from promoter.store import PromotionsTable
 from update_alias.app import lambda_handler
 
-from .support import LambdaContext, World, alias_state, hold_lock, load_event, plan_document, step
+from .support import (
+    TABLE,
+    LambdaContext,
+    World,
+    alias_state,
+    config_document,
+    hold_lock,
+    load_event,
+    plan_document,
+    step,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -263,3 +278,76 @@ def test_a_version_that_is_gone_is_target_not_found(function: World, context: La
         update(context, number="9")
 
     assert function.alias("greeting-api", "STAGE") == ("2", {"1": 0.2})
+
+
+# --- an approval before the alias moves -------------------------------------------------------------------
+
+CAROL = "arn:aws:iam::123456789012:user/carol"
+
+
+def prod_approved_on_arrival() -> dict[str, Any]:
+    """greeting's plan whose prod alias moves (all at once) only after carol approved it; locked."""
+    config = config_document()
+    config["environments"][2]["approval"] = {"approvers": [CAROL], "timeout_seconds": 3600}
+    plan = plan_document(version_id="v", config=config)
+    hold_lock(plan)
+    return plan
+
+
+def update_prod(context: LambdaContext, plan: dict[str, Any]) -> dict[str, Any]:
+    event = {"plan": plan, "environment": step(plan, "prod"), "version": version("3"), "snapshot": SNAPSHOT}
+    result: dict[str, Any] = lambda_handler(event, context)
+    return result
+
+
+def ask_prod(plan: dict[str, Any]) -> None:
+    """prod's approval item as Request Approval stores it: pending."""
+    parsed = Plan.model_validate(plan)
+    prod = next(s for s in parsed.environments if s.name == "prod")
+    now = time.time()
+    approvals.ask(
+        PromotionsTable(client("dynamodb"), TABLE), parsed, prod, "token-of-the-waiting-task", now, now
+    )
+
+
+def decide_prod(plan: dict[str, Any], decision: approvals.Decision) -> None:
+    """carol's decision on prod's pending approval, as the operator URL records it."""
+    table = PromotionsTable(client("dynamodb"), TABLE)
+    approvals.decide(table, Plan.model_validate(plan), "prod", CAROL, decision, "CHG-7", time.time())
+
+
+def test_an_alias_move_that_needs_an_approval_is_refused_until_it_is_approved(
+    function: World, context: LambdaContext
+) -> None:
+    """Given prod must be approved on arrival, when Update Alias runs before anybody was asked, while the
+    approval is pending and after carol rejected it, then each time ApprovalMissing says which, and PROD
+    stays on 1."""
+    plan = prod_approved_on_arrival()
+
+    with pytest.raises(ApprovalMissing, match=r"environment prod needs an approval .* it is never asked"):
+        update_prod(context, plan)
+    assert function.alias("greeting-api", "PROD") == ("1", {})
+
+    ask_prod(plan)
+    with pytest.raises(ApprovalMissing, match="it is pending: the alias was not moved"):
+        update_prod(context, plan)
+    assert function.alias("greeting-api", "PROD") == ("1", {})
+
+    decide_prod(plan, "reject")
+    with pytest.raises(ApprovalMissing, match="it is rejected: the alias was not moved"):
+        update_prod(context, plan)
+    assert function.alias("greeting-api", "PROD") == ("1", {})
+
+
+def test_an_approved_alias_move_is_made(function: World, context: LambdaContext) -> None:
+    """Given prod must be approved on arrival and carol approved it, when Update Alias runs, then PROD serves
+    only 3 in one final step, and no approval is due after it."""
+    plan = prod_approved_on_arrival()
+    ask_prod(plan)
+    decide_prod(plan, "approve")
+
+    result = update_prod(context, plan)
+
+    assert function.alias("greeting-api", "PROD") == ("3", {})
+    assert result["changed"] is True
+    assert (result["traffic"]["final"], result["traffic"]["approval_due"]) == (True, False)
