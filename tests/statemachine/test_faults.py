@@ -47,11 +47,12 @@ SETTLED_WITHIN_DEPLOY_CODE = 30  # simulated seconds: longer than Deploy Code wa
 
 @pytest.fixture(scope="module")
 def weighted(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """Every moving alias of both apps on its newest version with 20% routed to the one before."""
+    """Every moving alias of both apps on its newest version with 20% routed to the one before (versions
+    published directly, as a team's own deploy would, when a function has fewer than two)."""
     for app in (APP, ENVS_APP):
-        for variant in ("v2", "v3"):
-            _, arn = sandbox.upload_and_start(app, variant, name=f"fault-baseline-{variant}")
-            assert sandbox.follow(arn).status == "SUCCEEDED"
+        for function_name in {name for name, _ in sandbox.functions(app).values()}:
+            for variant in ("v2", "v3")[len(sandbox.versions(function_name)) :]:
+                publish_directly(sandbox, app, function_name, variant)
         for env in sandbox.configs[app]["environments"]:
             if env.get("follows_latest"):
                 continue
@@ -73,6 +74,14 @@ def weighted(sandbox: Sandbox) -> Iterator[Sandbox]:
                     Name=env["alias"],
                     RoutingConfig={"AdditionalVersionWeights": {}},
                 )
+
+
+def publish_directly(box: Sandbox, app: str, function_name: str, variant: str) -> None:
+    box.lambda_.update_function_code(FunctionName=function_name, ZipFile=build_zip(app, variant))
+    box.lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
+    )
+    box.lambda_.publish_version(FunctionName=function_name)
 
 
 def new_bytes_variant(box: Sandbox, app: str) -> str:
