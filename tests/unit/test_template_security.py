@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devtools.asl_lint import load_template
-from promoter import notify
+from promoter import approvals, notify
 from promoter.outcome import LOCKS_KEPT_METRIC, UNDELIVERED_METRIC
 from promoter.store import HistoryItem, build_key, promotion_key
 
@@ -90,6 +90,47 @@ def test_outcome_events_are_the_only_events_a_task_may_put() -> None:
         notify.FAILED,
         notify.ROLLBACK_COMPLETED,
     }
+
+
+def test_approval_events_are_the_only_other_events_and_only_the_approval_functions_put_them() -> None:
+    [grant] = statements(RESOURCES["AnnounceApprovalPolicy"]["Properties"]["PolicyDocument"])
+    condition = grant["Condition"]["StringEquals"]
+    assert condition["events:source"] == [{"Ref": "EventSource"}]
+    assert set(condition["events:detail-type"]) == {approvals.REQUESTED, approvals.DECIDED}
+    holders = {
+        name
+        for name, function in FUNCTIONS.items()
+        if {"Ref": "AnnounceApprovalPolicy"} in function["Properties"]["Policies"]
+    }
+    assert holders == {"RequestApprovalFunction", "OperatorFunction"}
+
+
+def test_only_the_operator_url_wakes_a_waiting_execution_and_it_is_iam_authorised() -> None:
+    """SendTask* is granted to the Operator function alone, on this state machine; its URL takes SigV4 only,
+    and the policy approvers attach lets them call that URL and nothing else."""
+    callers = {
+        name
+        for name, function in FUNCTIONS.items()
+        for policy in function["Properties"]["Policies"]
+        if isinstance(policy, dict) and "StepFunctionsCallbackPolicy" in policy
+    }
+    assert callers == {"OperatorFunction"}
+    operator = FUNCTIONS["OperatorFunction"]["Properties"]
+    [callback] = [
+        p for p in operator["Policies"] if isinstance(p, dict) and "StepFunctionsCallbackPolicy" in p
+    ]
+    assert callback["StepFunctionsCallbackPolicy"] == {
+        "StateMachineName": {"Fn::GetAtt": ["PromotionStateMachine", "Name"]}
+    }
+    assert operator["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    for name, function in FUNCTIONS.items():
+        assert not any(
+            a.startswith("states:SendTask") for s in inline_statements(function) for a in actions(s)
+        ), name
+    [access] = statements(RESOURCES["OperatorAccessPolicy"]["Properties"]["PolicyDocument"])
+    assert (access["Effect"], actions(access)) == ("Allow", ["lambda:InvokeFunctionUrl"])
+    assert access["Resource"] == {"Fn::GetAtt": ["OperatorFunction", "Arn"]}
+    assert access["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
 
 
 def test_promotion_requests_come_only_from_this_account_on_the_request_bus() -> None:
