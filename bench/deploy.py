@@ -12,7 +12,9 @@ Copies of the example app for N promotions at once come from ``examples/greeting
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import re
 import urllib.parse
 from dataclasses import dataclass, field
@@ -31,6 +33,19 @@ ASL_PATH = ROOT / "statemachine" / "promotion.asl.json"
 #: Where builds are uploaded: under releases/ an upload starts nothing, so each promotion is started by
 #: StartExecution at a moment the benchmark chooses (the S3 trigger would add EventBridge's delivery delay).
 RELEASE_PREFIX = "releases/"
+#: Users calling prod's stage URL while a traffic-shifting promotion runs (requests a second, real time),
+#: and what they ask for (the name tells their requests from the checks' ``name=ci``).
+USERS_PER_SECOND = 25
+USERS_NAME = "bench-user"
+USERS_PATH = f"/hello?name={USERS_NAME}"
+#: The health gate of every bake. The local AWS records Lambda metrics as it invokes, so the Bake waits for
+#: no late data points; no extension: a bake that sees too little traffic fails the promotion
+#: (TooLittleTraffic) instead of baking again, so a promotion takes exactly its schedule's steps.
+BAKE_HEALTH: dict[str, Any] = {"min_invocations": 5, "max_extensions": 0, "metrics_delay_seconds": 0}
+#: Invocations of the new version a bake expects from the users at the step's weight: 3 x min_invocations.
+EXPECTED_INVOCATIONS_PER_BAKE = 15
+#: A bake longer than this (simulated seconds) would not fit the state machine's time limit with the rest.
+MAX_BAKE_SECONDS = 1_800
 _FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
 
 
@@ -101,17 +116,54 @@ def _app_from_stack(aws: LocalAws, app: str, stack: Any) -> App:
     )
 
 
-def _put_config(aws: LocalAws, bucket: str, app: App) -> None:
-    aws.client("s3").put_object(
-        Bucket=bucket, Key=f"config/{app.app}.json", Body=json.dumps(app.config).encode()
-    )
+def put_config(s3: Any, bucket: str, app: App, config: dict[str, Any] | None = None) -> None:
+    """Write the app's promotion config (``app.config`` unless another is given) with an S3 client."""
+    body = json.dumps(app.config if config is None else config).encode()
+    s3.put_object(Bucket=bucket, Key=f"config/{app.app}.json", Body=body)
+
+
+def bake_seconds(percent: float, wait_scale: float) -> int:
+    """How long a bake at ``percent`` lasts (simulated seconds): long enough, in real seconds, for
+    USERS_PER_SECOND users to call the new version EXPECTED_INVOCATIONS_PER_BAKE times on average.
+
+    The users send real-time traffic while the Bake waits simulated time, so a smaller wait scale needs
+    more simulated seconds for the same number of calls."""
+    real = EXPECTED_INVOCATIONS_PER_BAKE / (USERS_PER_SECOND * percent / 100)
+    seconds = math.ceil(real / wait_scale)
+    if seconds > MAX_BAKE_SECONDS:
+        raise ValueError(
+            f"a {percent:g} % bake would need {seconds} s at wait scale {wait_scale:g} (at most "
+            f"{MAX_BAKE_SECONDS}): use a larger wait scale"
+        )
+    return seconds
+
+
+def prod_traffic(strategy: str, percent: float, wait_scale: float) -> dict[str, Any]:
+    """A ``canary`` (``percent``, then 100 %) or ``linear`` (``percent`` more each step) traffic block
+    whose bakes suit the wait scale."""
+    bake = bake_seconds(percent, wait_scale)
+    if strategy == "canary":
+        return {"strategy": "canary", "percent": percent, "bake_seconds": bake}
+    if strategy == "linear":
+        return {"strategy": "linear", "percent": percent, "interval_seconds": bake}
+    raise ValueError(f"not a traffic-shifting strategy: {strategy}")
+
+
+def config_with_prod_traffic(app: App, traffic: dict[str, Any] | None) -> dict[str, Any]:
+    """The app's config with its last environment (prod) taking the new version by ``traffic`` under
+    BAKE_HEALTH; ``app.config`` itself (all at once) for None."""
+    if traffic is None:
+        return app.config
+    config = copy.deepcopy(app.config)
+    config["environments"][-1].update(traffic=traffic, health=BAKE_HEALTH)
+    return config
 
 
 def from_sandbox(sandbox: Sandbox) -> Deployment:
     """The Sandbox's orchestrator and its ``greeting`` app (config already uploaded by the Sandbox)."""
     aws = sandbox.aws
     main = _app_from_stack(aws, "greeting", sandbox.greeting)
-    _put_config(aws, sandbox.bucket, main)  # the same config, written the way copies get theirs
+    put_config(aws.client("s3"), sandbox.bucket, main)  # the same config, written the way copies get theirs
     return Deployment(
         aws=aws,
         state_machine_arn=sandbox.state_machine_arn,
@@ -152,7 +204,7 @@ def _deploy_copy(aws: LocalAws, bucket: str, name: str) -> App:
         GREETING_TEMPLATE, parameters={"FunctionName": name, "AppName": name}, stack_name=name
     )
     app = _app_from_stack(aws, name, stack)
-    _put_config(aws, bucket, app)
+    put_config(aws.client("s3"), bucket, app)
     return app
 
 

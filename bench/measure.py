@@ -1,6 +1,10 @@
 """The measurements: one promotion through the orchestrator, the same promotion by the shortest direct
 boto3 sequence, interleaved pairs of both, and N promotions of different functions started at once.
 
+The traffic-shifting cases (prod as a canary or a linear shift, judged by the health gate on real
+traffic) run through the orchestrator only: no direct boto3 call judges a version's metrics, so the
+report marks their direct side n/a.
+
 Every figure comes from the local AWS's recorders (``aws.api_calls``, ``aws.invocations``), the
 execution history, or a clock read around the promotion. Nothing is assumed.
 """
@@ -20,7 +24,16 @@ from typing import Any
 
 from localaws import ApiCall, Invocation
 
-from .deploy import App, Build, Deployment, upload
+from .deploy import App, Build, Deployment, config_with_prod_traffic, prod_traffic, put_config, upload
+from .shifting import (
+    ENDED,
+    Bake,
+    Users,
+    environment_steps,
+    is_users_request,
+    step_being_baked,
+    users_invocations,
+)
 
 Progress = Callable[[str], None]
 
@@ -28,7 +41,7 @@ ORCHESTRATOR = "orchestrator"
 DIRECT = "direct"
 
 # Who made an API call, as the report splits them. The first four are the promotion's own calls; the
-# two after them are the target app's (identical on both sides); the last two are not counted at all.
+# two after them are the target app's (identical on both sides); the last four are not counted at all.
 TASKS = "task functions"
 ENGINE = "Step Functions engine"
 EVENTS = "EventBridge delivery"
@@ -37,11 +50,23 @@ TEST_FUNCTION = "test function"
 GATEWAY_INVOKE = "API Gateway -> target"
 POLLING = "benchmark polling"  # DescribeExecution/GetExecutionHistory/ListExecutions by this benchmark
 GATEWAY_LOOKUP = "local gateway lookup"  # the local API Gateway reads its config through the API
+USERS = "users"  # the users calling prod during a traffic-shifting promotion (bench.shifting)
+SERVICE_EVENTS = "AWS service events"  # e.g. Step Functions' execution status changes (free, not a call)
 
 PROMOTION_CALLERS = (CALLER, ENGINE, TASKS, EVENTS)
 TARGET_CALLERS = (TEST_FUNCTION, GATEWAY_INVOKE)
 _POLLING_OPERATIONS = {"DescribeExecution", "GetExecutionHistory", "ListExecutions"}
 _POLL_INTERVAL = 0.02  # seconds between DescribeExecution calls while an execution runs
+_HISTORY_POLL_INTERVAL = 0.1  # seconds between GetExecutionHistory calls while users may be needed
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How prod takes the new version in a traffic-shifting case (bakes from deploy.bake_seconds)."""
+
+    strategy: str  # "canary" or "linear"
+    percent: float
+    weights: tuple[float, ...]  # the weight prod must give the new version at each step, ending at 100
 
 
 @dataclass(frozen=True)
@@ -51,11 +76,18 @@ class Case:
     name: str
     variant: str  # examples/builds.py variant
     orchestrator_outcome: str
-    direct_outcome: str
+    direct_outcome: str | None  # None: no direct sequence is measured (n/a)
+    shift: Shift | None = None  # prod's traffic shifting; None: all at once
 
+    def methods(self) -> tuple[str, ...]:
+        return (ORCHESTRATOR,) if self.direct_outcome is None else (ORCHESTRATOR, DIRECT)
+
+
+#: The good build promoted all at once, with which the traffic-shifting cases are compared.
+ALL_AT_ONCE = Case("happy path", "v2", "SUCCEEDED", "promoted")
 
 CASES: tuple[Case, ...] = (
-    Case("happy path", "v2", "SUCCEEDED", "promoted"),
+    ALL_AT_ONCE,
     Case("rollback: tests fail", "fails-tests", "FAILED at Run Tests", "tests failed"),
     Case(
         "rollback: stage endpoint fails",
@@ -63,7 +95,12 @@ CASES: tuple[Case, ...] = (
         "FAILED at Check Endpoint",
         "stage check failed, STAGE put back",
     ),
+    Case("canary: prod 20 %, then 100 %", "v2", "SUCCEEDED", None, Shift("canary", 20, (20.0, 100.0))),
+    Case("linear: prod 34 %, 68 %, 100 %", "v2", "SUCCEEDED", None, Shift("linear", 34, (34.0, 68.0, 100.0))),
 )
+
+#: An alias: (version, AdditionalVersionWeights).
+AliasState = tuple[str, dict[str, float]]
 
 
 @dataclass
@@ -81,6 +118,13 @@ class Sample:
     target_invocations: list[tuple[float, int]]  # the same for the target app's functions
     end_state_ok: bool = True
     errors: int = 0  # promotion calls answered with HTTP >= 400 (retried ones included in the counts)
+    aliases_before: dict[str, AliasState] = field(default_factory=dict)
+    aliases_after: dict[str, AliasState] = field(default_factory=dict)
+    states_entered: Counter[str] = field(default_factory=Counter)  # state name -> StateEntered events
+    traffic: dict[str, Any] | None = None  # prod's traffic block in the config (None: all at once)
+    prod_weights: list[float] = field(default_factory=list)  # the new version's weight after each step
+    bakes: list[Bake] = field(default_factory=list)  # each bake of prod as Judge Health judged it
+    user_answers: Counter[int] = field(default_factory=Counter)  # the users' answers by HTTP status
 
     @property
     def as_expected(self) -> bool:
@@ -109,12 +153,25 @@ def _function_name(value: object) -> str:
     return name.split(":", 1)[0]
 
 
+def _sent_by_aws_service(call: ApiCall) -> bool:
+    """PutEvents whose entries all have an ``aws.`` source, which only AWS itself may send (the local AWS
+    emits them as the services would)."""
+    entries = call.params.get("Entries")
+    return (
+        isinstance(entries, list)
+        and bool(entries)
+        and all(isinstance(e, dict) and str(e.get("Source", "")).startswith("aws.") for e in entries)
+    )
+
+
 def caller_of(call: ApiCall, deployment: Deployment, app: App | None = None) -> str:
     """Who made ``call`` (one of the caller constants above)."""
     if call.source == "stepfunctions":
         return ENGINE
     if call.source == "events":
         return EVENTS
+    if call.service == "events" and _sent_by_aws_service(call):
+        return SERVICE_EVENTS
     if call.source.startswith("lambda:"):
         return TASKS if call.function_name in deployment.task_memory else TEST_FUNCTION
     # source "client": this process. The local API Gateway server is a client of the API too.
@@ -126,7 +183,8 @@ def caller_of(call: ApiCall, deployment: Deployment, app: App | None = None) -> 
         target = _function_name(call.params.get("FunctionName"))
         apps = [app] if app is not None else [deployment.main, *deployment.copies]
         if any(target == a.function_name for a in apps):
-            return GATEWAY_INVOKE  # nothing in this process invokes the promoted function itself
+            # nothing in this process invokes the promoted function itself
+            return USERS if is_users_request(call) else GATEWAY_INVOKE
     return CALLER
 
 
@@ -142,14 +200,17 @@ def errors_in(calls: Sequence[ApiCall], deployment: Deployment, app: App | None 
 
 
 def split_invocations(
-    invocations: Sequence[Invocation], deployment: Deployment
+    invocations: Sequence[Invocation], deployment: Deployment, users: set[str] | None = None
 ) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
-    """(task function invocations, target app invocations) as (duration, MemorySize) pairs."""
+    """(task function invocations, target app invocations) as (duration, MemorySize) pairs; the users'
+    invocations (request ids in ``users``) are in neither."""
     tasks, target = [], []
     app_memory: dict[str, int] = {}
     for app in (deployment.main, *deployment.copies):
         app_memory.update(app.memory)
     for inv in invocations:
+        if users and inv.request_id in users:
+            continue
         if inv.function_name in deployment.task_memory:
             tasks.append((inv.duration, deployment.task_memory[inv.function_name]))
         else:
@@ -175,26 +236,46 @@ class Window:
 # ---------------------------------------------------------------------------------- one promotion each
 
 
-def _aliases(deployment: Deployment, app: App) -> dict[str, str]:
+def _aliases(deployment: Deployment, app: App) -> dict[str, AliasState]:
     lam = deployment.client("lambda")
-    return {
-        alias: str(lam.get_alias(FunctionName=app.function_name, Name=alias)["FunctionVersion"])
-        for alias in ("STAGE", "PROD")
-    }
+    aliases: dict[str, AliasState] = {}
+    for name in ("STAGE", "PROD"):
+        alias = lam.get_alias(FunctionName=app.function_name, Name=name)
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        aliases[name] = (str(alias["FunctionVersion"]), {str(v): float(w) for v, w in weights.items()})
+    return aliases
 
 
-def _end_state_ok(case: Case, before: dict[str, str], after: dict[str, str]) -> bool:
-    if case.variant == "v2":
-        return after["STAGE"] == after["PROD"] != before["PROD"]
-    return after == before
+def _end_state_ok(
+    case: Case,
+    before: dict[str, AliasState],
+    after: dict[str, AliasState],
+    prod_weights: Sequence[float] = (),
+) -> bool:
+    """A good build: STAGE and PROD on one new version with no weights left (a traffic-shifting case:
+    after every step of its schedule); a bad one: every alias as it was."""
+    if case.variant != "v2":
+        return after == before
+    version, weights = after["PROD"]
+    promoted = after["STAGE"] == after["PROD"] and not weights and version != before["PROD"][0]
+    return promoted and (case.shift is None or tuple(prod_weights) == case.shift.weights)
 
 
-def execution_summary(deployment: Deployment, arn: str) -> tuple[str, str | None, int]:
+def execution_history(deployment: Deployment, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    pages = deployment.client("stepfunctions").get_paginator("get_execution_history")
+    for page in pages.paginate(executionArn=arn):
+        events.extend(page["events"])
+    return events
+
+
+def execution_summary(
+    deployment: Deployment, arn: str, events: Sequence[dict[str, Any]] | None = None
+) -> tuple[str, str | None, int]:
     """(status, the state whose task failed first or None, number of StateEntered events)."""
     sfn = deployment.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-        events.extend(page["events"])
+    if events is None:
+        events = execution_history(deployment, arn)
     status = str(sfn.describe_execution(executionArn=arn)["status"])
     entered = [e for e in events if e["type"].endswith("StateEntered")]
     failed_state = None
@@ -213,9 +294,25 @@ def execution_summary(deployment: Deployment, arn: str) -> tuple[str, str | None
     return status, failed_state, len(entered)
 
 
+def _follow_calling_users(deployment: Deployment, arn: str, users: Users) -> None:
+    """Until the execution ends: users call prod while one of its steps is being baked."""
+    while True:
+        events = execution_history(deployment, arn)
+        if events and events[-1]["type"] in ENDED:
+            return
+        users.call(step_being_baked(events))
+        time.sleep(_HISTORY_POLL_INTERVAL)
+
+
 def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Build) -> Sample:
-    """StartExecution by hand, then wait for the end. The upload is done before and not counted."""
+    """StartExecution by hand, then wait for the end. The upload and the config (prod's traffic for the
+    case) are written before and not counted. In a traffic-shifting case users call prod while each of
+    its weighted steps is baked (bench.shifting)."""
     sfn = deployment.client("stepfunctions")
+    traffic = None
+    if case.shift is not None:
+        traffic = prod_traffic(case.shift.strategy, case.shift.percent, deployment.aws.wait_scale)
+    put_config(deployment.client("s3"), deployment.bucket, app, config_with_prod_traffic(app, traffic))
     before = _aliases(deployment, app)
     payload = {
         "app": app.app,
@@ -223,16 +320,26 @@ def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Bu
         "reason": f"bench: {case.name}",
     }
     window = Window(deployment)
-    started = time.perf_counter()
-    arn = sfn.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(payload))[
-        "executionArn"
-    ]
-    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
-        time.sleep(_POLL_INTERVAL)
-    wall = time.perf_counter() - started
+    with Users(app) as users:
+        started = time.perf_counter()
+        arn = sfn.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(payload))[
+            "executionArn"
+        ]
+        if traffic is None:
+            while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+                time.sleep(_POLL_INTERVAL)
+        else:
+            _follow_calling_users(deployment, arn, users)
+        wall = time.perf_counter() - started
     calls, invocations = window.close()
-    status, failed_state, transitions = execution_summary(deployment, arn)
-    tasks, target = split_invocations(invocations, deployment)
+    events = execution_history(deployment, arn)
+    status, failed_state, transitions = execution_summary(deployment, arn, events)
+    prod = app.config["environments"][-1]["name"]
+    prod_weights, bakes = environment_steps(events, prod)
+    users_calls = [c for c in calls if caller_of(c, deployment, app) == USERS]
+    served_users = users_invocations(users_calls, invocations, app)
+    tasks, target = split_invocations(invocations, deployment, served_users)
+    after = _aliases(deployment, app)
     return Sample(
         case=case.name,
         method=ORCHESTRATOR,
@@ -243,8 +350,17 @@ def promote_orchestrated(deployment: Deployment, app: App, case: Case, build: Bu
         transitions=transitions,
         task_invocations=tasks,
         target_invocations=target,
-        end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+        end_state_ok=_end_state_ok(case, before, after, prod_weights),
         errors=errors_in(calls, deployment, app),
+        aliases_before=before,
+        aliases_after=after,
+        states_entered=Counter(
+            e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
+        ),
+        traffic=traffic,
+        prod_weights=prod_weights,
+        bakes=bakes,
+        user_answers=users.answers,
     )
 
 
@@ -300,6 +416,8 @@ def direct_sequence(deployment: Deployment, app: App, build: Build) -> str:
 
 
 def promote_direct(deployment: Deployment, app: App, case: Case, build: Build) -> Sample:
+    if case.direct_outcome is None:
+        raise ValueError(f"{case.name}: no direct sequence does this")
     before = _aliases(deployment, app)
     window = Window(deployment)
     started = time.perf_counter()
@@ -307,6 +425,7 @@ def promote_direct(deployment: Deployment, app: App, case: Case, build: Build) -
     wall = time.perf_counter() - started
     calls, invocations = window.close()
     tasks, target = split_invocations(invocations, deployment)
+    after = _aliases(deployment, app)
     return Sample(
         case=case.name,
         method=DIRECT,
@@ -317,8 +436,10 @@ def promote_direct(deployment: Deployment, app: App, case: Case, build: Build) -
         transitions=0,
         task_invocations=tasks,
         target_invocations=target,
-        end_state_ok=_end_state_ok(case, before, _aliases(deployment, app)),
+        end_state_ok=_end_state_ok(case, before, after),
         errors=errors_in(calls, deployment, app),
+        aliases_before=before,
+        aliases_after=after,
     )
 
 
@@ -340,29 +461,36 @@ def measure_pairs(
     progress: Progress | None = None,
     warm_up: bool = True,
 ) -> list[Sample]:
-    """For each repetition and case: the orchestrator (A), then the direct sequence (B), on the same app.
+    """For each repetition and case: the orchestrator (A), then the direct sequence (B) where the case has
+    one, on the same app.
 
     A warm-up pair (not recorded) first starts the task functions' workers, so the first recorded pair is
     not the only one that pays for them.
     """
     say = progress or (lambda _: None)
     app = deployment.main
-    methods = ((ORCHESTRATOR, promote_orchestrated), (DIRECT, promote_direct))
+    promoters = {ORCHESTRATOR: promote_orchestrated, DIRECT: promote_direct}
     if warm_up:
-        for label, promote in methods:
-            promote(deployment, app, cases[0], upload(deployment, app, "v2", next_build_id(deployment, "v2")))
+        for label in cases[0].methods():
+            build = upload(deployment, app, "v2", next_build_id(deployment, "v2"))
+            promoters[label](deployment, app, cases[0], build)
             say(f"warm-up: {label} done")
     samples: list[Sample] = []
     for rep in range(1, repetitions + 1):
         for case in cases:
-            for label, promote in methods:
+            for label in case.methods():
                 build = upload(deployment, app, case.variant, next_build_id(deployment, case.variant))
-                sample = promote(deployment, app, case, build)
+                sample = promoters[label](deployment, app, case, build)
                 samples.append(sample)
                 flag = "" if sample.as_expected else f"  UNEXPECTED (wanted {sample.expected})"
+                steps = ""
+                if sample.bakes:
+                    judged = ", ".join(f"{b.weight:g} %: {b.invocations}" for b in sample.bakes)
+                    steps = f"  [prod {sample.prod_weights}; new-version invocations judged {judged}]"
                 say(
                     f"rep {rep}/{repetitions} {case.name:<31} {label:<12} {sample.wall:6.2f}s "
-                    f"{sample.promotion_calls:3d} calls  {sample.outcome}{flag}"
+                    f"{sample.promotion_calls:3d} calls {sample.transitions:3d} transitions  "
+                    f"{sample.outcome}{flag}{steps}"
                 )
     return samples
 

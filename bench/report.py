@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,10 +15,13 @@ from .cost import (
     PRICES_AS_OF,
     PROMOTIONS,
     SFN_PRICE_PER_TRANSITION,
+    Cost,
     cost_of,
     gb_seconds,
 )
+from .deploy import BAKE_HEALTH, EXPECTED_INVOCATIONS_PER_BAKE, USERS_PATH, USERS_PER_SECOND
 from .measure import (
+    ALL_AT_ONCE,
     CALLER,
     DIRECT,
     ENGINE,
@@ -78,11 +82,18 @@ def _of(samples: Sequence[Sample], case: str, method: str) -> list[Sample]:
     return [s for s in samples if s.case == case and s.method == method]
 
 
+#: What the report says where a case has no direct sequence.
+NOT_MEASURED = "n/a"
+
+
 def promotion_table(samples: Sequence[Sample]) -> list[str]:
     rows = []
     for case in _cases(samples):
         for method in (ORCHESTRATOR, DIRECT):
             group = _of(samples, case, method)
+            if not group:
+                rows.append([case, method, f"{NOT_MEASURED} (not measured)", *[NOT_MEASURED] * 11])
+                continue
             outcomes = sorted({s.outcome for s in group})
             ok = all(s.as_expected for s in group)
             rows.append(
@@ -128,6 +139,9 @@ def ratio_table(samples: Sequence[Sample]) -> list[str]:
     rows = []
     for case in _cases(samples):
         pairs = list(zip(_of(samples, case, ORCHESTRATOR), _of(samples, case, DIRECT), strict=False))
+        if not pairs:
+            rows.append([case, "0", NOT_MEASURED, NOT_MEASURED])
+            continue
         rows.append(
             [
                 case,
@@ -186,14 +200,34 @@ def operations_table(samples: Sequence[Sample], case: str) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class OrchestratorCost:
+    """Medians of one case's orchestrated promotions and what :data:`PROMOTIONS` of them cost."""
+
+    transitions: float
+    invocations: float
+    gb_s: float
+
+    @classmethod
+    def of(cls, group: Sequence[Sample]) -> OrchestratorCost:
+        return cls(
+            transitions=statistics.median([s.transitions for s in group]),
+            invocations=statistics.median([len(s.task_invocations) for s in group]),
+            gb_s=statistics.median([gb_seconds(s.task_invocations) for s in group]),
+        )
+
+    @property
+    def cost(self) -> Cost:
+        return cost_of(self.transitions, self.invocations, self.gb_s)
+
+
 def cost_table(samples: Sequence[Sample]) -> list[str]:
     rows = []
     for case in _cases(samples):
         group = _of(samples, case, ORCHESTRATOR)
-        transitions = statistics.median([s.transitions for s in group])
-        invocations = statistics.median([len(s.task_invocations) for s in group])
-        task_gb_s = statistics.median([gb_seconds(s.task_invocations) for s in group])
-        cost = cost_of(transitions, invocations, task_gb_s)
+        medians = OrchestratorCost.of(group)
+        transitions, invocations, task_gb_s = medians.transitions, medians.invocations, medians.gb_s
+        cost = medians.cost
         target_inv = statistics.median([len(s.target_invocations) for s in group])
         target_gb_s = statistics.median([gb_seconds(s.target_invocations) for s in group])
         target = cost_of(0, target_inv, target_gb_s)
@@ -221,6 +255,114 @@ def cost_table(samples: Sequence[Sample]) -> list[str]:
             f"Lambda duration x{PROMOTIONS:,}",
             f"orchestrator total x{PROMOTIONS:,}",
             f"target app (both methods) x{PROMOTIONS:,}",
+        ],
+        rows,
+    )
+
+
+def _against(value: float, baseline: float | None, money: bool = False) -> str:
+    """``25 (+6, x1.32)``: a median next to the all-at-once one."""
+
+    def shown(amount: float) -> str:
+        return f"${amount:.4f}" if money else f"{amount:g}"
+
+    if not baseline:
+        return shown(value)
+    difference = value - baseline
+    sign = "-" if difference < 0 else "+"
+    return f"{shown(value)} ({sign}{shown(abs(difference))}, x{value / baseline:.2f})"
+
+
+def _users(group: Sequence[Sample]) -> str:
+    """The users' requests per promotion, and how many of all of them were not answered 200."""
+    per_promotion = [sum(s.user_answers.values()) for s in group]
+    if not any(per_promotion):
+        return "-"
+    answers: Counter[int] = Counter()
+    for sample in group:
+        answers.update(sample.user_answers)
+    not_ok = sum(n for status, n in answers.items() if status != 200)
+    return f"{count_stat(per_promotion)} ({not_ok} not 200)"
+
+
+def _steps(group: Sequence[Sample]) -> str:
+    return " / ".join(sorted({" -> ".join(f"{w:g}" for w in s.prod_weights) for s in group}))
+
+
+def _bake(group: Sequence[Sample], wait_scale: float) -> str:
+    seconds = sorted(
+        {
+            int(s.traffic.get("bake_seconds") or s.traffic.get("interval_seconds") or 0)
+            for s in group
+            if s.traffic
+        }
+    )
+    return " / ".join(f"{b} s ({b * wait_scale:.2f} s real)" for b in seconds) or "-"
+
+
+def _judged(group: Sequence[Sample]) -> str:
+    """The new version's invocations each bake judged, by step (medians over the repetitions)."""
+    steps = max((len(s.bakes) for s in group), default=0)
+    parts = []
+    for index in range(steps):
+        bakes = [s.bakes[index] for s in group if len(s.bakes) > index]
+        verdicts = "/".join(sorted({b.verdict for b in bakes}))
+        errors = sum(b.errors for b in bakes)
+        parts.append(
+            f"{bakes[0].weight:g} %: {count_stat([b.invocations for b in bakes])} ({verdicts}, "
+            f"{errors} errors)"
+        )
+    return "; ".join(parts) or "-"
+
+
+def _extra_states(group: Sequence[Sample], baseline: Sequence[Sample]) -> str:
+    """States entered more often than in the all-at-once promotion (first repetition of each)."""
+    if not group or not baseline:
+        return "-"
+    extra = group[0].states_entered - baseline[0].states_entered
+    fewer = baseline[0].states_entered - group[0].states_entered
+    text = ", ".join(f"{name} +{n}" for name, n in extra.items())
+    text += "".join(f", {name} -{n}" for name, n in fewer.items())
+    return text or "none"
+
+
+def shifting_table(samples: Sequence[Sample], wait_scale: float) -> list[str]:
+    """The traffic-shifting cases side by side with the all-at-once one, from the same run."""
+    baseline = _of(samples, ALL_AT_ONCE.name, ORCHESTRATOR)
+    base = OrchestratorCost.of(baseline) if baseline else None
+    cases = [c for c in _cases(samples) if any(s.traffic for s in _of(samples, c, ORCHESTRATOR))]
+    rows = []
+    for case in ([ALL_AT_ONCE.name] if baseline else []) + cases:
+        group = _of(samples, case, ORCHESTRATOR)
+        medians = OrchestratorCost.of(group)
+        against = base if case != ALL_AT_ONCE.name else None
+        rows.append(
+            [
+                f"{case} (all at once)" if case == ALL_AT_ONCE.name else case,
+                " / ".join(sorted({s.outcome for s in group}))
+                + ("" if all(s.as_expected for s in group) else " **UNEXPECTED**"),
+                _steps(group),
+                _bake(group, wait_scale),
+                _judged(group),
+                _users(group),
+                _against(medians.transitions, against.transitions if against else None),
+                _extra_states(group, baseline) if case != ALL_AT_ONCE.name else "-",
+                _against(medians.invocations, against.invocations if against else None),
+                _against(medians.cost.total, against.cost.total if against else None, money=True),
+            ]
+        )
+    return _table(
+        [
+            "case (orchestrator)",
+            "outcome",
+            "prod's steps (% on the new version)",
+            "bake per step (simulated)",
+            "new-version invocations judged per bake",
+            "users' requests / promotion",
+            "transitions / promotion (vs all at once)",
+            "states entered beyond all at once",
+            "task invocations / promotion (vs all at once)",
+            f"orchestrator cost x{PROMOTIONS:,} (vs all at once)",
         ],
         rows,
     )
@@ -290,12 +432,20 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
         "- *by test fn* (the test function invoking the version under test) and *API GW -> target* (the "
         "stage/prod endpoint checks reaching the function) are the target app's own traffic, listed apart "
         "and not in the promotion count. Not counted at all: the benchmark's DescribeExecution polling, the "
-        "upload of the build (done before the clock starts, the same for both), and the local API "
-        "Gateway's reads of its own configuration.",
+        "upload of the build (done before the clock starts, the same for both), the local API "
+        "Gateway's reads of its own configuration, and the events AWS services emit themselves (Step "
+        "Functions' execution status changes: PutEvents with an `aws.` source).",
         "- *state transitions* = StateEntered events in the execution history; *invocations* from the "
         "local Lambda service's record.",
+        "- Traffic-shifting cases (canary, linear): users call prod's stage URL while a weighted step is "
+        "baked; their requests (the API Gateway's Invokes and the invocations serving them) are the app's "
+        "own business and are counted in no column here (see *Traffic shifting* below). Their direct side is "
+        f"*{NOT_MEASURED}*: no boto3 call judges a version's metrics, so a script would have to do the "
+        "bakes and the judging itself (UpdateAlias with AdditionalVersionWeights, sleep, GetMetricData, "
+        "then 100 %); that sequence is not measured here.",
         "- *wall s* = from the first request of the promotion until its end was observed (the orchestrator "
-        "is polled every 20 ms).",
+        "is polled every 20 ms; in traffic-shifting cases its history every 100 ms, to start and stop the "
+        "users).",
         "",
         "## Orchestrator / direct (per interleaved pair)",
         "",
@@ -303,7 +453,8 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
         "",
         "Ratios are derived per pair from the measured figures above. The orchestrator also does what the "
         "direct sequence does not: validates the request and config, takes a DynamoDB lock, snapshots the "
-        "aliases, checks the prod endpoint, records history and emits an event.",
+        "aliases, checks the prod endpoint, records history and emits an event. "
+        f"*{NOT_MEASURED}*: the case has no direct sequence (traffic shifting, see above).",
         "",
     ]
     for case in _cases(samples):
@@ -327,6 +478,36 @@ def render(samples: Sequence[Sample], concurrency: Sequence[ConcurrencyResult], 
         "method and are priced apart. The direct sequence runs outside AWS, so it has no orchestration cost.",
         "",
     ]
+    shifting = shifting_table(samples, info.wait_scale)
+    if len(shifting) > 3:  # header, separator and more than the all-at-once row
+        health = ", ".join(f"{key} {value}" for key, value in BAKE_HEALTH.items())
+        lines += [
+            "## Traffic shifting against all at once (derived from the rows above)",
+            "",
+            *shifting,
+            "",
+            "The same two environments (stage all at once, then prod) and a good build; only prod's "
+            f"`traffic` differs. {USERS_PER_SECOND} users a second call prod's stage URL "
+            f"(`GET {USERS_PATH}`, real time) from the moment prod's alias takes a weighted step until "
+            "Judge Health starts on it, the window the gate reads, so every bake has the new version's "
+            "own invocations to judge (outside those windows they would only slow the local AWS, which "
+            "shares this machine's CPUs); they are counted under *users' requests* and in no promotion "
+            f"figure or cost. The health gate of every bake: {health} (the local AWS records Lambda "
+            "metrics as it invokes: no late data to wait for; no extension: a bake with too little "
+            "traffic fails the promotion, TooLittleTraffic, and its row is flagged). Each bake "
+            "lasts long enough, in real seconds, for the users to call the new version "
+            f"{EXPECTED_INVOCATIONS_PER_BAKE} times on average at the step's weight; simulated seconds "
+            "are real seconds / wait scale. The bake's length changes the wall time and the gate's "
+            "figures, not the transitions or invocations. On AWS the default metrics_delay_seconds (60) "
+            "adds a minute of Wait per bake and no transition.",
+            "",
+            "*New-version invocations judged per bake*: what Judge Health read (ExecutedVersion under "
+            "the alias); its window is rounded out to whole minutes, so a later step's figure can include "
+            "the steps before it. *States entered beyond all at once*: the difference between the two "
+            "execution histories (first repetition of each), state by state. Differences and ratios (x) "
+            "are between the medians of this run.",
+            "",
+        ]
     if concurrency:
         scales = sorted({r.wait_scale for r in concurrency})
         if scales == [1.0]:
