@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import sam
+from .cloudformation import register_stack
 from .context import ACCOUNT_ID, AwsEndpoint, DeployContext, Stack
 from .errors import (
     CircularDependencyError,
@@ -193,10 +194,14 @@ class _Deployment:
                 continue
             props = resolver.resolve(spec.get("Properties") or {}, f"Resources.{logical}.Properties")
             CREATORS[spec["Type"]](self.ctx, logical, props)
-        self._outputs(processed, resolver)
+        exports = self._outputs(processed, resolver)
+        # Only a deployment that succeeded is known to CloudFormation, as CREATE_COMPLETE.
+        register_stack(self.ctx.aws, self.template, self.stack, exports)
         return self.stack
 
-    def _outputs(self, template: dict[str, Any], resolver: Resolver) -> None:
+    def _outputs(self, template: dict[str, Any], resolver: Resolver) -> dict[str, str]:
+        """Resolve the outputs onto the stack; returns each exported output's export name."""
+        exports: dict[str, str] = {}
         for name, spec in (template.get("Outputs") or {}).items():
             condition = spec.get("Condition")
             if condition is not None and not resolver.condition(condition, f"Outputs.{name}"):
@@ -205,3 +210,9 @@ class _Deployment:
             if isinstance(value, list):
                 value = ",".join(str(v) for v in value)
             self.stack.outputs[name] = scalar_str(value, f"Outputs.{name}")
+            export = (spec.get("Export") or {}).get("Name")
+            if export is not None:
+                exports[name] = scalar_str(
+                    resolver.resolve(export, f"Outputs.{name}.Export.Name"), f"Outputs.{name}.Export.Name"
+                )
+        return exports

@@ -63,4 +63,6 @@ def test_pip_install_gives_the_promoter_package_alone(tmp_path: Path) -> None:
     installed = {
         path.name for path in target.iterdir() if not path.name.endswith((".dist-info", ".egg-info"))
     }
-    assert installed == {"promoter"}
+    assert installed == {"promoter", "bin"}  # bin: the console script
+    assert [path.name for path in (target / "bin").iterdir()] == ["lambda-promoter"]
+    assert (target / "promoter" / "cli" / "main.py").is_file()
