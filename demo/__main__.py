@@ -35,6 +35,11 @@ Or upload under releases/ and request it by event or by hand:
     aws stepfunctions start-execution --state-machine-arn {state_machine} \\
         --input '{{"app": "greeting", "artifact": {{"key": "releases/greeting/v2.zip"}}}}'
 
+Or with the command line (the stack is in CloudFormation: describe-stacks --stack-name lambda-promoter):
+    export LAMBDA_PROMOTER_STACK=lambda-promoter
+    .venv/bin/lambda-promoter promote greeting /tmp/v2.zip --hotfix prod --reason "try it" --wait
+    .venv/bin/lambda-promoter status greeting
+
 Watch:
     aws stepfunctions list-executions --state-machine-arn {state_machine}
     aws stepfunctions get-execution-history --execution-arn <arn>

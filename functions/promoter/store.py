@@ -137,7 +137,8 @@ class HistoryItem(Item):
     app: str
     recorded_at: str  # when the execution started: a retried ending finds its record already written
     execution: str
-    suffix: str = ""  # "#recovered" for the record of a roll back finished by Recover Stopped Execution
+    # "#recovered": a roll back finished by Recover Stopped Execution; "#unlocked": `lambda-promoter unlock`
+    suffix: str = ""
     status: Status
     artifact: str
     artifact_version: str
