@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from demo.cli import CliRun, lambda_promoter
 from demo.gates import APP, hotfix_to_prod
-from promoter.signed_http import signed_request
 
 if TYPE_CHECKING:
     from demo.harness import Sandbox
@@ -69,20 +69,32 @@ def prod_needs_approval(box: Sandbox, approval: dict[str, Any], **prod: Any) -> 
 
 
 def start_as(box: Sandbox, name: str, request: dict[str, Any]) -> str:
-    """POST /promotions as ``name``: the execution it started (its history will say who)."""
-    status, _, answer = signed_request(person(box, name), box.operator_url + "promotions", "POST", request)
-    if status != 200:
-        raise RuntimeError(f"the operator URL refused to start {request}: {status} {answer}")
-    return str(answer["execution"])
+    """`lambda-promoter promote ... --hotfix` as ``name`` (through the operator URL): the execution it
+    started (its history will say who)."""
+    person(box, name)
+    artifact = request["artifact"]
+    source = f"s3://{box.bucket}/{artifact['key']}?versionId={artifact['version_id']}"
+    run = lambda_promoter(
+        box,
+        "promote",
+        request["app"],
+        source,
+        "--hotfix",
+        request["hotfix"],
+        "--reason",
+        request["reason"],
+        person=name,
+    )
+    if run.exit_code != 0:
+        raise RuntimeError(f"{run.command} exited {run.exit_code}: {run.last or run.stderr[-500:]}")
+    return str(run.last["execution"])
 
 
-def decide_as(
-    box: Sandbox, name: str, execution: str, decision: str, comment: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    """POST /approvals as ``name``: (HTTP status, the answer)."""
-    body = {"execution": execution, "decision": decision, **({"comment": comment} if comment else {})}
-    status, _, answer = signed_request(person(box, name), box.operator_url + "approvals", "POST", body)
-    return status, answer
+def decide_as(box: Sandbox, name: str, execution: str, decision: str, comment: str | None = None) -> CliRun:
+    """`lambda-promoter approve|reject EXECUTION` as ``name``."""
+    person(box, name)
+    verb = "approve" if decision == "approve" else "reject"
+    return lambda_promoter(box, verb, execution, *(["--comment", comment] if comment else []), person=name)
 
 
 def wait_for_approval_request(box: Sandbox, execution: str, timeout: float = 30) -> dict[str, Any]:
@@ -106,25 +118,23 @@ def approval_token(box: Sandbox, execution: str) -> str:
     return str(items[0]["token"]["S"])
 
 
-def history_record(box: Sandbox, execution: str) -> dict[str, str]:
-    """The execution's history record, as `lambda-promoter history` would read it."""
-    items = box.dynamodb.query(
-        TableName=box.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"HISTORY#{APP}"}},
-    )["Items"]
-    for item in items:
-        if item["execution"]["S"] == execution:
-            return {key: str(next(iter(value.values()))) for key, value in item.items()}
-    raise LookupError(f"no history record for {execution}")
+def history_record(box: Sandbox, execution: str) -> dict[str, Any]:
+    """The execution's history record, as `lambda-promoter history` shows it."""
+    run = lambda_promoter(box, "history", APP, "--limit", "50")
+    for record in run.last.get("records", []):
+        if record.get("execution") == execution:
+            return dict(record)
+    raise LookupError(f"no history record for {execution} in {run.command}: {run.last or run.stderr[-500:]}")
 
 
-def token_seen_outside_the_table(box: Sandbox, execution: str, token: str) -> list[str]:
-    """Where the token shows up besides the table: the events sent, the history record, the task logs."""
+def token_seen_outside_the_table(
+    box: Sandbox, execution: str, token: str, record: dict[str, Any]
+) -> list[str]:
+    """Where the token shows up besides the table: the events sent, the history ``record``, the task logs."""
     places = []
-    if any(token in json.dumps(event) for event in box.emitted):
+    if any(token in json.dumps(event) for event in box.events_for(execution)):
         places.append("events")
-    if token in json.dumps(history_record(box, execution)):
+    if token in json.dumps(record):
         places.append("history record")
     if token in box.function_logs():
         places.append("task logs")
@@ -137,9 +147,7 @@ def scenarios(demo: Demo) -> list[Scenario]:
     def hotfix_started_by_alice(name: str) -> tuple[str, str]:
         variant = box.fresh_variant(APP, "greeting-api")
         arn = start_as(box, "alice", hotfix_to_prod(box, variant, name))
-        demo.say(
-            f"    alice starts a hotfix of {variant} to prod through the operator URL (POST /promotions)"
-        )
+        demo.say(f"    alice$ lambda-promoter promote greeting s3://.../{variant}.zip --hotfix prod ...")
         requested = wait_for_approval_request(box, arn)
         approvers = ", ".join(name.rsplit("/", 1)[-1] for name in requested["approvers"])
         demo.say(
@@ -148,20 +156,36 @@ def scenarios(demo: Demo) -> list[Scenario]:
         )
         return arn, variant
 
-    def try_to_decide(result: Result, name: str, arn: str, decision: str, expected: tuple[int, str]) -> None:
-        status, answer = decide_as(box, name, arn, decision)
-        demo.say(
-            f"    {name} asks to {decision}: {status} {answer.get('error', '')} {answer.get('message', '')}"
+    def decision(
+        result: Result, name: str, arn: str, verb: str, expected: tuple[int, str | None], comment: str = ""
+    ) -> None:
+        run = decide_as(box, name, arn, verb, comment or None)
+        answer = run.last
+        said = answer.get("error") or f"{answer.get('decision')} by {answer.get('decided_by')}"
+        demo.say(f"    {name}$ lambda-promoter {verb} <execution>: exit {run.exit_code}, {said}")
+        demo.check(result, f"{name}'s {verb}", (run.exit_code, answer.get("error")), expected)
+
+    def show_status() -> None:
+        run = lambda_promoter(box, "status", APP)
+        app = next((a for a in run.last.get("apps", []) if a.get("app") == APP), run.last)
+        aliases = ", ".join(
+            f"{env['name']}={env['function_version']}"
+            + (f" (+{env['additional_version_weights']})" if env.get("additional_version_weights") else "")
+            for env in app.get("environments", [])
         )
-        demo.check(result, f"{name}'s {decision}", (status, answer.get("error")), expected)
+        waiting = [
+            f"{a.get('environment')} until {a.get('expires_at')}" for a in app.get("approvals_waiting", [])
+        ]
+        waits = ", ".join(waiting) or "none"
+        demo.say(f"    $ lambda-promoter status greeting: {aliases}; approvals waiting: {waits}")
 
     def granted(result: Result) -> None:
         with prod_needs_approval(box, gate(box)):
             arn, variant = hotfix_started_by_alice("approved-hotfix")
-            try_to_decide(result, "mallory", arn, "approve", (403, "NotAnApprover"))
-            status, answer = decide_as(box, "bob", arn, "approve", "INC-9 fix checked")
-            demo.say(f"    bob approves: {status}, {answer.get('decision')} by {answer.get('decided_by')}")
-            outcome = demo.follow(arn, "POST /promotions as alice")
+            show_status()
+            decision(result, "mallory", arn, "approve", (1, "NotAnApprover"))
+            decision(result, "bob", arn, "approve", (0, None), "INC-9 fix checked")
+            outcome = demo.follow(arn, "lambda-promoter promote, as alice")
         demo.check(result, "status", outcome.status, "SUCCEEDED")
         demo.check(result, "prod answers", box.build_answering(APP, "prod"), variant)
         record = history_record(box, arn)
@@ -181,10 +205,14 @@ def scenarios(demo: Demo) -> list[Scenario]:
         )
         token = approval_token(box, arn)
         demo.check(
-            result, "the task token outside the table", token_seen_outside_the_table(box, arn, token), []
+            result,
+            "the task token outside the table",
+            token_seen_outside_the_table(box, arn, token, record),
+            [],
         )
         demo.say(
-            f"    history: started_by {record.get('started_by')}; approval.prod {record.get('approval.prod')}"
+            f"    $ lambda-promoter history greeting: started_by {record.get('started_by')}; "
+            f"approval.prod {record.get('approval.prod')}"
         )
         demo.show_aliases(APP)
 
@@ -192,10 +220,9 @@ def scenarios(demo: Demo) -> list[Scenario]:
         before = box.aliases(APP)
         with prod_needs_approval(box, gate(box)):
             arn, _ = hotfix_started_by_alice("self-approved-hotfix")
-            try_to_decide(result, "alice", arn, "approve", (403, "SelfApprovalRefused"))
-            status, _ = decide_as(box, "bob", arn, "reject", "not before the freeze ends")
-            demo.say(f"    bob rejects: {status}")
-            outcome = demo.follow(arn, "POST /promotions as alice")
+            decision(result, "alice", arn, "approve", (1, "SelfApprovalRefused"))
+            decision(result, "bob", arn, "reject", (0, None), "not before the freeze ends")
+            outcome = demo.follow(arn, "lambda-promoter promote, as alice")
         demo.check(
             result, "status and error", (outcome.status, outcome.error), ("FAILED", "ApprovalRejected")
         )
@@ -209,7 +236,7 @@ def scenarios(demo: Demo) -> list[Scenario]:
         with prod_needs_approval(box, gate(box, timeout_seconds=120)):
             demo.say("    prod's approval times out after 120 s; nobody decides")
             arn, _ = hotfix_started_by_alice("unanswered-hotfix")
-            outcome = demo.follow(arn, "POST /promotions as alice")
+            outcome = demo.follow(arn, "lambda-promoter promote, as alice")
         demo.check(
             result, "status and error", (outcome.status, outcome.error), ("FAILED", "ApprovalTimedOut")
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demo import approvals, gates
+from demo.cli import lambda_promoter
 from demo.harness import Outcome, Sandbox, StateRun
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
@@ -102,6 +103,14 @@ class Demo:
         build, arn = self.box.upload_and_start(app, variant, name=name)
         self.say(f"    uploaded s3://{self.box.bucket}/{build.key}")
         return self.follow(arn, "the S3 Object Created event")
+
+    def by_cli(self, *args: str) -> Outcome:
+        """A request made with `lambda-promoter` (as the local clients' principal), then followed."""
+        run = lambda_promoter(self.box, *args)
+        self.say(f"    $ {run.command}")
+        if run.exit_code != 0 or "execution" not in run.last:
+            raise RuntimeError(f"{run.command} exited {run.exit_code}: {run.last or run.stderr[-500:]}")
+        return self.follow(str(run.last["execution"]), "lambda-promoter")
 
     def by_hand(self, payload: dict[str, Any]) -> Outcome:
         self.say(f"    start-execution --input {json.dumps(payload)}")
@@ -218,7 +227,7 @@ class Demo:
             before = box.aliases("greeting")
             versions = box.versions("greeting-api")
             previous = versions[versions.index(before["prod"][0]) - 1]
-            outcome = self.by_hand({"app": "greeting", "rollback": {"environment": "prod", "to": "previous"}})
+            outcome = self.by_cli("rollback", "greeting", "prod", "--previous", "--reason", "v3 misbehaves")
             self.check(result, "status", outcome.status, "SUCCEEDED")
             self.check(result, "within 15 s", outcome.seconds < 15, True)
             self.check(result, "PROD", box.aliases("greeting")["prod"], (previous, {}))
@@ -232,7 +241,7 @@ class Demo:
         def failed_roll_back(result: Result) -> None:
             before, answers = box.aliases("greeting"), self.answers("greeting")
             prod_down()
-            outcome = self.by_hand({"app": "greeting", "rollback": {"environment": "prod", "to": "previous"}})
+            outcome = self.by_cli("rollback", "greeting", "prod", "--previous", "--reason", "prod is down")
             box.aws.faults.clear()
             self.check(result, "status", outcome.status, "FAILED")
             self.check(

@@ -17,17 +17,16 @@ import pytest
 
 from demo.approvals import (
     approval_token,
-    decide_as,
     gate,
-    history_record,
+    person,
     prod_needs_approval,
-    start_as,
     token_seen_outside_the_table,
     user_arn,
     wait_for_approval_request,
 )
 from demo.gates import APP, hotfix_to_prod, prod_weights
 from demo.harness import Sandbox
+from promoter.signed_http import signed_request
 
 pytestmark = pytest.mark.statemachine
 
@@ -41,6 +40,33 @@ def prod_on_one_version(box: Sandbox) -> Sandbox:
         FunctionName=prod["function_name"], Name=prod["alias"], RoutingConfig={"AdditionalVersionWeights": {}}
     )
     return box
+
+
+def start_as(box: Sandbox, name: str, request: dict[str, Any]) -> str:
+    """POST /promotions on the operator URL, signed as ``name`` (the demo does it with the CLI)."""
+    status, _, answer = signed_request(person(box, name), box.operator_url + "promotions", "POST", request)
+    assert status == 200, answer
+    return str(answer["execution"])
+
+
+def decide_as(
+    box: Sandbox, name: str, execution: str, decision: str, comment: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """POST /approvals signed as ``name``: (HTTP status, the answer)."""
+    body = {"execution": execution, "decision": decision, **({"comment": comment} if comment else {})}
+    status, _, answer = signed_request(person(box, name), box.operator_url + "approvals", "POST", body)
+    return status, answer
+
+
+def history_record(box: Sandbox, execution: str) -> dict[str, str]:
+    """The execution's history record, read from the table."""
+    items = box.dynamodb.query(
+        TableName=box.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"HISTORY#{APP}"}},
+    )["Items"]
+    [record] = [item for item in items if item["execution"]["S"] == execution]
+    return {key: str(next(iter(value.values()))) for key, value in record.items()}
 
 
 def hotfix_waiting_for_approval(box: Sandbox, name: str) -> tuple[str, str, dict[str, Any]]:
@@ -73,7 +99,7 @@ def test_an_approver_moves_prod_and_the_decision_is_recorded(prod_on_one_version
     assert record["approval.prod"].endswith(": looks good")
     decided = [e["detail"] for e in box.events_for(arn) if e["detail-type"] == "Promotion Approval Decided"]
     assert [(d["decision"], d["decided_by"]) for d in decided] == [("approved", user_arn(box, "bob"))]
-    assert token_seen_outside_the_table(box, arn, approval_token(box, arn)) == []
+    assert token_seen_outside_the_table(box, arn, approval_token(box, arn), record) == []
 
 
 def test_the_starter_cannot_approve_and_a_rejection_puts_prod_back(prod_on_one_version: Sandbox) -> None:
