@@ -29,6 +29,8 @@ TARGET_PREFIX = "greeting"
 EVENT_SOURCE = "lambda-promoter"
 APPS = ("greeting", "greeting-envs")
 OUTCOMES = ("Promotion Succeeded", "Promotion Failed")
+EXECUTION_ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+POLL_SECONDS = 0.1  # how often an execution's history is read while following it
 APPROVAL_EVENTS = ("Promotion Approval Requested", "Promotion Approval Decided")
 
 
@@ -256,18 +258,20 @@ class Sandbox:
         runs: list[StateRun] = []
         seen = 0
         while True:
-            description = self.sfn.describe_execution(executionArn=arn)
+            # The history alone until it ends (its last event says so): each read costs the local AWS.
             events = self._history(arn)
             for event in events[seen:]:
                 self._apply(event, runs, on_state)
             seen = len(events)
-            if description["status"] != "RUNNING":
-                break
+            if events and events[-1]["type"] in EXECUTION_ENDED:
+                description = self.sfn.describe_execution(executionArn=arn)
+                if description["status"] != "RUNNING":
+                    break
             if time.monotonic() - started > timeout:
                 raise TimeoutError(
                     f"{arn} still RUNNING after {timeout}s (last state: {runs[-1].name if runs else '-'})"
                 )
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
         output = json.loads(description["output"]) if description.get("output") else None
         return Outcome(
             execution_arn=arn,
@@ -291,7 +295,7 @@ class Sandbox:
                     and event["stateEnteredEventDetails"]["name"] == name
                 ) and (environment is None or _environment_of(event) == environment):
                     return
-            time.sleep(0.02)
+            time.sleep(POLL_SECONDS / 2)
         raise TimeoutError(
             f"{arn} did not enter '{name}' ({environment or 'any environment'}) within {timeout}s"
         )
@@ -326,7 +330,10 @@ class Sandbox:
 
     def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        pages = self.sfn.get_paginator("get_execution_history").paginate(
+            executionArn=arn, PaginationConfig={"PageSize": 1000}
+        )
+        for page in pages:
             events.extend(page["events"])
         return events
 

@@ -1,4 +1,5 @@
-"""`make test`: the unit level and the local-AWS levels side by side, in separate pytest processes.
+"""`make test`: the unit level (with the demo's end-to-end run) and the local-AWS levels side by side, in
+separate pytest processes.
 
 The moto-based unit tests must not share a process with the embedded local AWS (starting moto's mock resets
 the process-global backends it uses). The local-AWS tests spend much of their time waiting on simulated
@@ -15,8 +16,11 @@ import sys
 import tempfile
 import time
 
-UNIT = ["-n", "2", "tests/unit"]
-LOCAL_AWS = ["-n", "2", "--dist", "loadfile", "--ignore=tests/unit"]
+# The demo's end-to-end test runs `python -m demo` in a process of its own (its own local AWS), so it can
+# share the unit tests' session; it is the longest single test and evens out the two sides.
+DEMO = "tests/e2e/test_demo.py"
+UNIT = ["-n", "2", "tests/unit", DEMO]
+LOCAL_AWS = ["-n", "2", "--dist", "loadfile", "--ignore=tests/unit", f"--ignore={DEMO}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         unit = subprocess.Popen(  # noqa: S603 - this interpreter running pytest
             [sys.executable, "-m", "pytest", *UNIT, *extra], stdout=unit_output, stderr=subprocess.STDOUT
         )
-        print("unit tests (moto) running alongside; their report follows the local-AWS levels'", flush=True)
+        print("unit tests (moto) and the demo run alongside; their report follows", flush=True)
         local_aws = subprocess.run([sys.executable, "-m", "pytest", *LOCAL_AWS, *extra], check=False)  # noqa: S603
         unit_code = unit.wait()
         unit_output.seek(0)
-        print("\n---- unit tests (moto) ----", flush=True)
+        print("\n---- unit tests (moto) and the demo ----", flush=True)
         sys.stdout.write(unit_output.read())
     print(f"make test: {time.monotonic() - started:.0f} s in all", flush=True)
     return unit_code or local_aws.returncode

@@ -222,7 +222,7 @@ def test_a_transient_error_is_retried_and_the_promotion_goes_on(
 def test_a_slow_code_update_loops_in_the_state_machine(
     weighted: Sandbox, box: Sandbox, aws: LocalAws
 ) -> None:
-    aws.faults.slow_update(box.functions(ENVS_APP)["stage"][0], seconds=SETTLED_WITHIN_DEPLOY_CODE + 170)
+    aws.faults.slow_update(box.functions(ENVS_APP)["stage"][0], seconds=SETTLED_WITHIN_DEPLOY_CODE + 470)
 
     outcome = promote(box, "slow-update")
 
