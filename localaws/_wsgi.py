@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -187,7 +187,17 @@ class StageRouter:
         gateway = self.gateway
         if gateway is not None and gateway.is_stage_request(environ):
             return gateway.wsgi_app(environ, start_response)
-        return self._app(environ, start_response)
+        if gateway is None or not _changes_api_gateway(environ):
+            return self._app(environ, start_response)
+        answer = self._app(environ, start_response)  # moto applies the write before it answers
+        gateway.forget_configuration()  # after it: a stage request meanwhile may have read the old one
+        return answer
+
+
+def _changes_api_gateway(environ: Mapping[str, Any]) -> bool:
+    """A write to API Gateway's REST APIs (its control plane's paths start with /restapis)."""
+    writes = environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD", "OPTIONS")
+    return writes and str(environ.get("PATH_INFO", "")).startswith("/restapis")
 
 
 def _buffered(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:

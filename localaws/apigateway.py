@@ -4,8 +4,9 @@ moto stores REST APIs, resources, methods, integrations and stages but does not 
 integrations. This module does, on the local AWS's own port, at the URLs LocalStack uses:
 ``http://<host>:<port>/restapis/<rest_api_id>/<stage>/_user_request_/<path>`` stands in for
 ``https://<rest_api_id>.execute-api.<region>.amazonaws.com/<stage>/<path>``. A request is resolved the
-way API Gateway resolves it, from the *current* state of moto's apigateway backend read through boto3
-on every request (nothing is cached, so an updated stage variable or a redeployed API applies at once):
+way API Gateway resolves it, from the current state of moto's apigateway backend read through boto3 (the
+reads are kept until the next API Gateway write, such as an updated stage variable or a redeployed API,
+which applies at once: ``forget_configuration``):
 
 1. the stage (``get_stage``) gives the stage variables; unknown API or stage -> 403 ``Forbidden``;
 2. the resource path is matched (literal segments beat ``{param}``, which beats ``{proxy+}``), then the
@@ -285,6 +286,23 @@ class ApiGateway:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._session: boto3.session.Session | None = None
+        # What the requests read of the APIs' configuration, until an API Gateway write (StageRouter).
+        self._configuration: dict[tuple[str, ...], Any] = {}
+        self._configuration_lock = threading.Lock()
+
+    def forget_configuration(self) -> None:
+        with self._configuration_lock:
+            self._configuration.clear()
+
+    def _read(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        """``read()`` once until the configuration changes (an error is not kept)."""
+        with self._configuration_lock:
+            if key in self._configuration:
+                return self._configuration[key]
+        value = read()
+        with self._configuration_lock:
+            self._configuration[key] = value
+        return value
 
     def stage_url(self, rest_api_id: str, stage: str) -> str:
         """Local counterpart of ``https://<rest_api_id>.execute-api.<region>.amazonaws.com/<stage>``."""
@@ -379,24 +397,31 @@ class ApiGateway:
         path = "/" + (parts[3] if len(parts) > 3 else "")
         apigw = self._client("apigateway")
         try:
-            stage = apigw.get_stage(restApiId=api_id, stageName=stage_name)
-            api = apigw.get_rest_api(restApiId=api_id)
+            stage = self._read(
+                ("stage", api_id, stage_name), lambda: apigw.get_stage(restApiId=api_id, stageName=stage_name)
+            )
+            api = self._read(("api", api_id), lambda: apigw.get_rest_api(restApiId=api_id))
         except ClientError as exc:
             detail = f"no stage {stage_name!r} on REST API {api_id!r}: {exc.response['Error'].get('Code')}"
             return _error(403, "Forbidden", request_id, "ForbiddenException", detail)
         variables: dict[str, str] = stage.get("variables") or {}
 
-        resources = self._resources(apigw, api_id)
+        resources = self._read(("resources", api_id), lambda: self._resources(apigw, api_id))
         matched = match_resource(resources, path)
         if matched is None:
             return _missing_token(request_id, f"no resource matches {path}")
         resource, path_params = matched
-        http_method = self._method(apigw, api_id, resource, method)
+        http_method = self._read(
+            ("method", api_id, resource["id"], method), lambda: self._method(apigw, api_id, resource, method)
+        )
         if http_method is None:
             return _missing_token(request_id, f"no {method} (or ANY) method on {resource['path']}")
         try:
-            integration = apigw.get_integration(
-                restApiId=api_id, resourceId=resource["id"], httpMethod=http_method
+            integration = self._read(
+                ("integration", api_id, resource["id"], http_method),
+                lambda: apigw.get_integration(
+                    restApiId=api_id, resourceId=resource["id"], httpMethod=http_method
+                ),
             )
         except ClientError:
             return _error(

@@ -193,7 +193,7 @@ def test_each_stage_invokes_the_alias_its_stage_variable_names(aws: LocalAws, gr
     assert (answers["stage"]["build"], answers["stage"]["version"]) == ("v2", v2)
     assert (answers["prod"]["build"], answers["prod"]["version"]) == ("v1", "1")
 
-    # Nothing is cached: moving an alias or editing a stage variable applies to the next request.
+    # Moving an alias or editing a stage variable (a write to API Gateway) applies to the next request.
     lam.update_alias(FunctionName=FUNCTION, Name="PROD", FunctionVersion=v2)
     assert json.loads(http(aws.stage_url(api_id, "prod") + "/hello")[2])["build"] == "v2"
     apigw = aws.client("apigateway")
