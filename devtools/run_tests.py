@@ -1,5 +1,5 @@
-"""`make test`: the unit level (with the demo's end-to-end run) and the local-AWS levels side by side, in
-separate pytest processes.
+"""`make test`: the unit level (with the tests that run in processes of their own, such as the demo's
+end-to-end run) and the local-AWS levels side by side, in separate pytest processes.
 
 The moto-based unit tests must not share a process with the embedded local AWS (starting moto's mock resets
 the process-global backends it uses). The local-AWS tests spend much of their time waiting on simulated
@@ -16,11 +16,10 @@ import sys
 import tempfile
 import time
 
-# The demo's end-to-end test runs `python -m demo` in a process of its own (its own local AWS), so it can
-# share the unit tests' session; it is the longest single test and evens out the two sides.
-DEMO = "tests/e2e/test_demo.py"
-UNIT = ["-n", "2", "tests/unit", DEMO]
-LOCAL_AWS = ["-n", "2", "--dist", "loadfile", "--ignore=tests/unit", f"--ignore={DEMO}"]
+# Tests marked own_process (the demo's end-to-end run, `make serve`, pip install) start what they test in
+# processes of their own, with no local AWS in pytest's process, so they can share the unit tests' session.
+UNIT = ["-n", "2", "-m", "unit or own_process", "tests"]
+LOCAL_AWS = ["-n", "2", "--dist", "loadfile", "-m", "not unit and not own_process", "tests"]
 
 
 def main(argv: list[str] | None = None) -> int:

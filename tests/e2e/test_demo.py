@@ -9,7 +9,7 @@ import pytest
 
 from demo.harness import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_process]
 
 
 def test_every_demo_scenario_ends_as_announced() -> None:

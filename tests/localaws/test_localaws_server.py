@@ -94,6 +94,7 @@ def _run_python(code: str, timeout: float = 60) -> str:
     return result.stdout
 
 
+@pytest.mark.own_process
 def test_stop_ends_every_worker_and_restores_moto() -> None:
     output = _run_python(
         """
@@ -124,6 +125,7 @@ def test_stop_ends_every_worker_and_restores_moto() -> None:
         os.kill(result["pid"], 0)
 
 
+@pytest.mark.own_process
 def test_mock_aws_in_the_same_process_sees_plain_moto() -> None:
     """The patches act only on the local server's requests; an in-process mock_aws is unaffected."""
     output = _run_python(
@@ -150,6 +152,7 @@ def test_mock_aws_in_the_same_process_sees_plain_moto() -> None:
     assert json.loads(output.strip().splitlines()[-1]) == {"mocked": "Successful"}
 
 
+@pytest.mark.own_process
 def test_serve_prints_how_to_use_it_and_stops_on_ctrl_c() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "localaws", "serve", "--port", "0", "--wait-scale", "0.5"],
@@ -177,6 +180,7 @@ def test_serve_prints_how_to_use_it_and_stops_on_ctrl_c() -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.own_process
 def test_make_serve_prints_stage_urls_on_its_own_port_that_reach_the_functions() -> None:
     """`make serve` (``python -m demo serve``): the stage URLs it prints are on the endpoint's port, at
     ``/restapis/<api-id>/<stage>/_user_request_``, and a GET there is answered by the deployed function."""
