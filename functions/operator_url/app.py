@@ -13,7 +13,6 @@ request's SigV4 signature; nothing in the body names a principal.
 import json
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -110,7 +109,7 @@ def start(event: dict[str, Any], settings: OperatorSettings, table: PromotionsTa
     name = str(uuid.uuid4())
     arn = settings.execution_prefix + name
     now = time.time()
-    started_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    started_at = approvals.iso_seconds(now)
     starter = StarterItem(execution=arn, principal=caller, started_at=started_at, ttl=int(now) + 400 * 86_400)
     if not table.append(starter, "PutItem starter"):
         raise InvalidRequest("execution", f"{arn} already has a starter")

@@ -40,7 +40,7 @@ RECORD_DAYS = 30
 Decision = Literal["approve", "reject"]
 
 
-def _iso(epoch: float) -> str:
+def iso_seconds(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -72,7 +72,7 @@ def ask(
         before=step.approval,
         token=token,
         status="PENDING",
-        requested_at=_iso(now),
+        requested_at=iso_seconds(now),
         expires_at=int(min(now, waiting_since)) + gate.timeout_seconds,
         requested_by=starter_of(table, plan.execution_id),
         ttl=int(now) + RECORD_DAYS * 86_400,
@@ -103,7 +103,7 @@ def requested_detail(plan: Plan, item: ApprovalItem, gate: ApprovalGate) -> dict
         "reason": plan.reason,
         "approvers": gate.approvers,
         "requested_by": item.requested_by,
-        "expires_at": _iso(item.expires_at),
+        "expires_at": iso_seconds(item.expires_at),
     }
 
 
@@ -132,7 +132,7 @@ def decide(
     item = waiting[0]
     if now > item.expires_at:
         raise ApprovalNotPending(
-            f"the approval of environment {item.environment} expired at {_iso(item.expires_at)}"
+            f"the approval of environment {item.environment} expired at {iso_seconds(item.expires_at)}"
         )
     step = next(s for s in plan.environments if s.name == item.environment)
     gate = gate_of(plan, step)
@@ -156,7 +156,7 @@ def decide(
         update={
             "status": status,
             "decided_by": principal,
-            "decided_at": _iso(now),
+            "decided_at": iso_seconds(now),
             "comment": comment or None,
         }
     )
@@ -248,7 +248,7 @@ def close_unanswered(table: PromotionsTable, execution: str, timed_out: bool) ->
     """Close the execution's approvals still pending when it ended: TIMED_OUT when the wait ran out of
     time, CANCELLED when something else ended it."""
     closed = []
-    now = _iso(time.time())
+    now = iso_seconds(time.time())
     for item in pending(table, execution):
         ended = item.model_copy(
             update={"status": "TIMED_OUT" if timed_out else "CANCELLED", "decided_at": now}

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-from promoter.approvals import pending
+from promoter.approvals import iso_seconds, pending
 from promoter.cli.follow import Follower
 from promoter.cli.local_check import read_config
 from promoter.cli.output import ExitCode, Output
@@ -21,10 +20,6 @@ from promoter.lambda_ops import get_alias_state
 from promoter.store import HistoryItem, LockItem, PlaceItem, line_partition, lock_key, to_attributes
 
 MAX_RUNNING = 50  # running executions looked into (DescribeExecution each)
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def running_executions(ctx: Context, apps: set[str]) -> list[dict[str, Any]]:
@@ -84,7 +79,7 @@ def app_status(ctx: Context, app: str, running: list[dict[str, Any]]) -> dict[st
     in_flight = [r for r in running if r["app"] == app]
     approvals = [
         {k: v for k, v in item.model_dump(mode="json").items() if k not in {"token", "ttl"}}
-        | {"expires_at": _iso(item.expires_at)}
+        | {"expires_at": iso_seconds(item.expires_at)}
         for execution in in_flight
         for item in pending(ctx.table, execution["execution"])
     ]
