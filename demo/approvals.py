@@ -10,10 +10,9 @@ approval events and where the task token is not.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -56,16 +55,10 @@ def gate(box: Sandbox, **overrides: Any) -> dict[str, Any]:
     return {"approvers": [user_arn(box, name) for name in APPROVERS], **overrides}
 
 
-@contextlib.contextmanager
-def prod_needs_approval(box: Sandbox, approval: dict[str, Any], **prod: Any) -> Iterator[None]:
-    original = box.configs[APP]
-    config = copy.deepcopy(original)
-    config["environments"][-1].update(approval=approval, **prod)
-    box.put_config(APP, config)
-    try:
-        yield
-    finally:
-        box.put_config(APP, original)
+def prod_needs_approval(
+    box: Sandbox, approval: dict[str, Any], **prod: Any
+) -> contextlib.AbstractContextManager[dict[str, Any]]:
+    return box.last_environment_with(APP, approval=approval, **prod)
 
 
 def start_as(box: Sandbox, name: str, request: dict[str, Any]) -> str:

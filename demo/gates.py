@@ -8,7 +8,6 @@ the execution, the weights prod took, every alias, what prod answers, the event'
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -67,15 +66,9 @@ def scenarios(demo: Demo) -> list[Scenario]:
 
     @contextlib.contextmanager
     def prod_moves(traffic: dict[str, Any], health: dict[str, Any]) -> Iterator[None]:
-        original = box.configs[APP]
-        config = copy.deepcopy(original)
-        config["environments"][-1].update(traffic=traffic, health=health)
         demo.say(f"    prod: traffic {json.dumps(traffic)}, health {json.dumps(health)}")
-        box.put_config(APP, config)
-        try:
+        with box.last_environment_with(APP, traffic=traffic, health=health):
             yield
-        finally:
-            box.put_config(APP, original)
 
     @contextlib.contextmanager
     def real_users(rate: float = USERS_PER_SECOND) -> Iterator[TrafficGenerator | None]:

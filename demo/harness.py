@@ -8,13 +8,15 @@ Gateway stage URLs. Nothing here calls a task handler directly.
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import hashlib
 import json
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,19 @@ class Sandbox:
         """Store an app's promotion config where Resolve Request reads it."""
         self.s3.put_object(Bucket=self.bucket, Key=f"config/{app}.json", Body=json.dumps(config).encode())
         self.configs[app] = config
+
+    @contextlib.contextmanager
+    def last_environment_with(self, app: str, **fields: Any) -> Iterator[dict[str, Any]]:
+        """The app's config with its last environment given ``fields`` while the block runs; the config
+        as it was afterwards."""
+        original = self.configs[app]
+        config = copy.deepcopy(original)
+        config["environments"][-1].update(fields)
+        self.put_config(app, config)
+        try:
+            yield config
+        finally:
+            self.put_config(app, original)
 
     def environments(self, app: str) -> list[str]:
         """The app's environment names, in promotion order."""

@@ -10,7 +10,6 @@ start from aliases with weighted routing, so "exactly as before" covers weights 
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import time
@@ -155,16 +154,15 @@ def test_a_fault_during_a_canary_puts_every_environment_back(
 ) -> None:
     """Prod moves as a canary (10 % to the new version, then a bake): a fault in a state of the bake puts
     prod back exactly as it was, without the canary's weight, and stage too."""
-    config = box.configs[APP]
-    canary = copy.deepcopy(config)
-    canary["environments"][-1]["traffic"] = {"strategy": "canary", "percent": 10, "bake_seconds": 30}
-    prod = canary["environments"][-1]
-    # Weighted routing needs an alias without routing of its own (Lambda allows two versions).
-    box.lambda_.update_alias(
-        FunctionName=prod["function_name"], Name=prod["alias"], RoutingConfig={"AdditionalVersionWeights": {}}
-    )
-    box.put_config(APP, canary)
-    try:
+    canary = {"strategy": "canary", "percent": 10, "bake_seconds": 30}
+    with box.last_environment_with(APP, traffic=canary) as config:
+        prod = config["environments"][-1]
+        # Weighted routing needs an alias without routing of its own (Lambda allows two versions).
+        box.lambda_.update_alias(
+            FunctionName=prod["function_name"],
+            Name=prod["alias"],
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )
         before = box.aliases(APP)
         aws.faults.invoke_error(
             function_of(box, state), error_type="InjectedFault", message=f"injected at {state.name}"
@@ -176,8 +174,6 @@ def test_a_fault_during_a_canary_puts_every_environment_back(
         assert box.environments_entered(outcome.execution_arn, state.name) == ["prod"]
         shifted = box.entered_input(outcome.execution_arn, "Bake")["alias"]["traffic"]
         assert (shifted["environment"], shifted["weight"]) == ("prod", 10.0)
-    finally:
-        box.put_config(APP, config)
 
 
 @pytest.mark.parametrize("state", APPROVING_STATES, ids=[s.name for s in APPROVING_STATES])
@@ -186,11 +182,7 @@ def test_a_fault_while_asking_for_an_approval_puts_every_environment_back(
 ) -> None:
     """Prod asks for an approval before its alias moves: a fault in the task that asks puts stage (moved
     already) and prod back exactly as they were, weights included."""
-    config = box.configs[APP]
-    approving = copy.deepcopy(config)
-    approving["environments"][-1]["approval"] = {"approvers": ["arn:aws:iam::123456789012:user/bob"]}
-    box.put_config(APP, approving)
-    try:
+    with box.last_environment_with(APP, approval={"approvers": ["arn:aws:iam::123456789012:user/bob"]}):
         before = box.aliases(APP)
         aws.faults.invoke_error(
             function_of(box, state), error_type="InjectedFault", message=f"injected at {state.name}"
@@ -202,8 +194,6 @@ def test_a_fault_while_asking_for_an_approval_puts_every_environment_back(
         assert box.environments_entered(outcome.execution_arn, state.name) == ["prod"]
         restored = box.event_for(outcome.execution_arn)["detail"]["restored_aliases"]
         assert any(entry.startswith("greeting-api:STAGE=") for entry in restored), restored
-    finally:
-        box.put_config(APP, config)
 
 
 def test_a_transient_error_is_retried_and_the_promotion_goes_on(
