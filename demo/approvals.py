@@ -209,6 +209,15 @@ def scenarios(demo: Demo) -> list[Scenario]:
         )
         demo.show_aliases(APP)
 
+    def rolled_back(result: Result, outcome: Any, before: Any, error: str, recorded: str) -> None:
+        """Failed with ``error``, every alias as ``before``, the history's approval ``recorded`` so, no lock
+        left."""
+        demo.check(result, "status and error", (outcome.status, outcome.error), ("FAILED", error))
+        demo.check(result, "aliases (version and routing)", box.aliases(APP), before)
+        approval = history_record(box, outcome.execution_arn).get("approval.prod", "")
+        demo.check(result, "history: approval", approval.split(" ", 1)[0], recorded)
+        demo.check(result, "greeting's locks", [lock for lock in box.locks() if lock["app"]["S"] == APP], [])
+
     def refused_to_the_starter(result: Result) -> None:
         before = box.aliases(APP)
         with prod_needs_approval(box, gate(box)):
@@ -216,13 +225,7 @@ def scenarios(demo: Demo) -> list[Scenario]:
             decision(result, "alice", arn, "approve", (1, "SelfApprovalRefused"))
             decision(result, "bob", arn, "reject", (0, None), "not before the freeze ends")
             outcome = demo.follow(arn, "lambda-promoter promote, as alice")
-        demo.check(
-            result, "status and error", (outcome.status, outcome.error), ("FAILED", "ApprovalRejected")
-        )
-        demo.check(result, "aliases (version and routing)", box.aliases(APP), before)
-        demo.check(
-            result, "history: approval", history_record(box, arn).get("approval.prod", "")[:8], "rejected"
-        )
+        rolled_back(result, outcome, before, "ApprovalRejected", "rejected")
 
     def timed_out(result: Result) -> None:
         before = box.aliases(APP)
@@ -230,14 +233,7 @@ def scenarios(demo: Demo) -> list[Scenario]:
             demo.say("    prod's approval times out after 120 s; nobody decides")
             arn, _ = hotfix_started_by_alice("unanswered-hotfix")
             outcome = demo.follow(arn, "lambda-promoter promote, as alice")
-        demo.check(
-            result, "status and error", (outcome.status, outcome.error), ("FAILED", "ApprovalTimedOut")
-        )
-        demo.check(result, "aliases (version and routing)", box.aliases(APP), before)
-        demo.check(
-            result, "history: approval", history_record(box, arn).get("approval.prod", "")[:9], "timed_out"
-        )
-        demo.check(result, "greeting's locks", [lock for lock in box.locks() if lock["app"]["S"] == APP], [])
+        rolled_back(result, outcome, before, "ApprovalTimedOut", "timed_out")
 
     return [
         (
