@@ -35,6 +35,7 @@ FUNCTION = "greeting-cli-api"
 PEOPLE = ("cli-alice", "cli-bob")  # alice starts promotions, bob approves them
 ACCOUNT = "123456789012"
 POLL = "0.2"  # seconds between two reads of an execution's history (a promotion takes a few seconds here)
+HOTFIX_AND_WAIT = ("--hotfix", "prod", "--reason", "r", "--wait", "--poll", POLL, "--output", "json")
 
 
 @dataclass(frozen=True)
@@ -330,15 +331,7 @@ def test_a_failed_promotion_exits_1_and_rollback_puts_prod_back(stack: Deployed)
         "promote",
         APP,
         broken,
-        "--hotfix",
-        "prod",
-        "--reason",
-        "r",
-        "--wait",
-        "--poll",
-        POLL,
-        "--output",
-        "json",
+        *HOTFIX_AND_WAIT,
         *explicit,
         stack=False,
     )
@@ -445,15 +438,7 @@ def test_a_roll_back_that_keeps_the_locks_exits_3_and_unlock_waits_for_the_alias
         "promote",
         APP,
         broken,
-        "--hotfix",
-        "prod",
-        "--reason",
-        "r",
-        "--wait",
-        "--poll",
-        POLL,
-        "--output",
-        "json",
+        *HOTFIX_AND_WAIT,
     )
     reading = [stack.start("status", APP, "--output", "json"), stack.start("unlock", APP, "--output", "json")]
     # Recover Stopped Execution tries again (the same refusal) and Lambda retries it twice: let it finish.
